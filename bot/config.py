@@ -1,0 +1,222 @@
+"""Settings and the topics file: the only module that reads the environment.
+
+``Settings`` is read once from environment variables and ``.env`` (see
+``.env.example`` for every key). ``load_settings`` turns pydantic's
+validation errors into a ``ConfigError`` that names the variable and the fix.
+
+Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
+
+    [topics.ukraine]
+    query = "ukraine OR kyiv OR zelensky"   # optional; defaults to the topic's words
+    sources = ["https://example.org/world.rss", "./local/feed.xml"]
+    discovery = true                         # also ask GDELT / Google News (needs internet)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from bot.errors import ConfigError
+
+DiscoveryName = Literal["gdelt", "googlenews"]
+_DEFAULT_DISCOVERY: tuple[DiscoveryName, ...] = ("gdelt", "googlenews")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "briefbot"
+
+
+class Settings(BaseSettings):
+    """Every setting of briefbot. Environment variables win over ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir, alias="BRIEFBOT_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    topics_file: Path | None = Field(default=None, alias="BRIEFBOT_TOPICS_FILE")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", alias="BRIEFBOT_LOG_LEVEL"
+    )
+
+    # Fetching
+    http_timeout: float = Field(default=15.0, gt=0, alias="BRIEFBOT_HTTP_TIMEOUT")
+    max_body_bytes: int = Field(default=5_000_000, gt=0, alias="BRIEFBOT_MAX_BODY_BYTES")
+    max_redirects: int = Field(default=5, ge=0, le=20, alias="BRIEFBOT_MAX_REDIRECTS")
+    fetch_concurrency: int = Field(default=8, ge=1, le=64, alias="BRIEFBOT_FETCH_CONCURRENCY")
+    fetch_full_text: bool = Field(default=True, alias="BRIEFBOT_FETCH_FULL_TEXT")
+    user_agent: str = Field(
+        default="briefbot/0.1 (+https://github.com/briefbot/briefbot)",
+        alias="BRIEFBOT_USER_AGENT",
+    )
+
+    # Keyless discovery (used for topics with discovery on, or with no sources at all)
+    discovery: Annotated[list[DiscoveryName], NoDecode] = Field(
+        default_factory=lambda: list(_DEFAULT_DISCOVERY), alias="BRIEFBOT_DISCOVERY"
+    )
+    gdelt_url: str = Field(
+        default="https://api.gdeltproject.org/api/v2/doc/doc", alias="BRIEFBOT_GDELT_URL"
+    )
+    google_news_url: str = Field(
+        default="https://news.google.com/rss/search", alias="BRIEFBOT_GOOGLE_NEWS_URL"
+    )
+
+    # Stories and briefings
+    since: str = Field(default="48h", alias="BRIEFBOT_SINCE")
+    story_window_days: float = Field(default=7.0, gt=0, alias="BRIEFBOT_STORY_WINDOW_DAYS")
+    max_stories: int = Field(default=5, ge=1, le=50, alias="BRIEFBOT_MAX_STORIES")
+
+    @field_validator("discovery", mode="before")
+    @classmethod
+    def _split_discovery(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip() and part != "none"]
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _check_since(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'briefbot.sqlite3'}"
+
+    @property
+    def resolved_topics_file(self) -> Path:
+        return self.topics_file or (self.data_dir / "topics.toml")
+
+
+_FIXES: dict[str, str] = {
+    "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0, e.g. 15",
+    "BRIEFBOT_MAX_BODY_BYTES": "a whole number of bytes greater than 0, e.g. 5000000",
+    "BRIEFBOT_MAX_REDIRECTS": "a whole number from 0 to 20",
+    "BRIEFBOT_FETCH_CONCURRENCY": "a whole number from 1 to 64",
+    "BRIEFBOT_FETCH_FULL_TEXT": "true or false",
+    "BRIEFBOT_DISCOVERY": "a comma-separated list of gdelt, googlenews (or 'none')",
+    "BRIEFBOT_SINCE": "a duration such as 90m, 48h or 7d",
+    "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0, e.g. 7",
+    "BRIEFBOT_MAX_STORIES": "a whole number from 1 to 50",
+    "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else "?"
+            fix = _FIXES.get(key, "see .env.example for the accepted values")
+            got = err.get("input")
+            problems.append(f"{key}: {err['msg']} (got {got!r}). Set it to {fix}.")
+        raise ConfigError("Invalid setting. " + " ".join(problems)) from None
+    except SettingsError as exc:
+        raise ConfigError(
+            f"Invalid setting: {exc}. See .env.example for the accepted values."
+        ) from None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90m``, ``48h``, ``7d`` or ``2w`` into a timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; use a number and m, h, d or w, e.g. 48h")
+    amount, unit = float(match.group(1)), match.group(2).lower()
+    return timedelta(**{_UNITS[unit]: amount})
+
+
+@dataclass(slots=True)
+class Topic:
+    """A tracked topic: its name, search query and sources."""
+
+    name: str
+    query: str = ""
+    sources: list[str] = field(default_factory=list)
+    discovery: bool = False
+
+    @property
+    def effective_query(self) -> str:
+        return self.query or self.name
+
+
+def load_topics(path: Path) -> dict[str, Topic]:
+    """Read the topics file; a missing file means no topics. Raises ``ConfigError``."""
+    if not path.exists():
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Topics file {path} is not valid TOML: {exc}. Fix the file or point "
+            "BRIEFBOT_TOPICS_FILE at another one."
+        ) from None
+    table = raw.get("topics", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"Topics file {path}: 'topics' must be a table like [topics.NAME].")
+    topics: dict[str, Topic] = {}
+    for name, entry in table.items():
+        where = f"Topics file {path}, [topics.{name}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table with query/sources/discovery keys.")
+        unknown = set(entry) - {"query", "sources", "discovery"}
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                "allowed are query, sources, discovery."
+            )
+        query = entry.get("query", "")
+        sources = entry.get("sources", [])
+        discovery = entry.get("discovery", False)
+        if not isinstance(query, str):
+            raise ConfigError(f'{where}: query must be a string, e.g. query = "ukraine OR kyiv".')
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            raise ConfigError(f'{where}: sources must be a list of URLs or paths, e.g. ["a.rss"].')
+        if not isinstance(discovery, bool):
+            raise ConfigError(f"{where}: discovery must be true or false.")
+        topics[name.lower()] = Topic(name.lower(), query, list(sources), discovery)
+    return topics
+
+
+def save_topics(path: Path, topics: dict[str, Topic]) -> None:
+    """Write the topics file atomically (a crash leaves the previous file intact)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {"topics": {}}
+    for name in sorted(topics):
+        topic = topics[name]
+        entry: dict[str, Any] = {"sources": topic.sources, "discovery": topic.discovery}
+        if topic.query:
+            entry["query"] = topic.query
+        data["topics"][name] = entry
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,160 @@
+"""Language helpers shared by deduplication, clustering, briefing and verification.
+
+Pure functions on strings; no I/O. English-first but tolerant of other Latin
+scripts (tokens are Unicode word characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each few for from further had hadn't has hasn't have haven't
+    having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll
+    i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
+    not of off on once only or other ought our ours ourselves out over own same shan't she she'd
+    she'll she's should shouldn't so some such than that that's the their theirs them themselves
+    then there there's these they they'd they'll they're they've this those through to too under
+    until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where
+    where's which while who who's whom why why's with won't would wouldn't you you'd you'll
+    you're you've your yours yourself yourselves said says say saying told according will just
+    one two new also would could may might must since per via yet still even though although
+    however mr mrs ms dr its it’s
+    """.split()
+)
+
+# Abbreviations after which a period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sen rep gov gen col lt sgt st jr sr inc ltd co corp u.s u.k e.g i.e
+    vs etc jan feb mar apr jun jul aug sep sept oct nov dec no approx est dept univ""".split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*", re.UNICODE)
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:\.\d+)?\s*(?:%|percent\b|per cent\b)?")
+_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À-Ý])")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences (paragraph breaks always end a sentence)."""
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+        paragraph = normalize_whitespace(paragraph)
+        if not paragraph:
+            continue
+        start = 0
+        for match in _SENTENCE_END.finditer(paragraph):
+            end = match.end(1)
+            candidate = paragraph[start:end]
+            last_word = candidate.rstrip(".!?…\"'”’)]").rsplit(" ", 1)[-1].lower()
+            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
+            sentences.append(candidate.strip())
+            start = match.end()
+        tail = paragraph[start:].strip()
+        if tail:
+            sentences.append(tail)
+    return sentences
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and unify quotes/dashes, for comparisons."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return text.lower()
+
+
+def words(text: str) -> list[str]:
+    """All word tokens, folded (lower-case, no accents)."""
+    return _WORD.findall(fold(text))
+
+
+_SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("s", ""), ("ly", ""))
+_SIBILANTS = ("s", "x", "z", "ch", "sh")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light English suffix stripper: 'strikes', 'striking', 'struck'-free forms of 'strike'
+    all become 'strik'; 'closed', 'closes', 'close' become 'clos'."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    base = word
+    for suffix, repl in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)] + repl
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] != "s":
+                base = base[:-1]  # "stopped" -> "stop"
+            if suffix == "s" and base.endswith("e") and base[:-1].endswith(_SIBILANTS):
+                base = base[:-1]  # "taxes" -> "tax"
+            break
+    if len(base) > 4 and base.endswith("e"):
+        base = base[:-1]
+    return base
+
+
+def content_words(text: str) -> list[str]:
+    """Folded, stemmed words without stopwords or one-letter tokens."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in the text, normalised ("1,200" -> "1200", "3.5 %" -> "3.5%")."""
+    found: set[str] = set()
+    for raw in _NUMBER.findall(text):
+        value = raw.strip().replace(" ", "")
+        value = re.sub(r"(?<=\d),(?=\d{3}\b)", "", value)
+        value = value.replace("percent", "%").replace("percent", "%")
+        found.add(value.lstrip("+"))
+    return found
+
+
+_ENTITY = re.compile(
+    r"\b(?:[A-Z][\w’'-]*\.?)(?:\s+(?:of|de|la|del|van|von|the|al|bin)?\s*[A-Z][\w’'-]*)*"
+)
+
+
+def entities(text: str) -> set[str]:
+    """Capitalised names (people, places, organisations), folded, excluding sentence-initial
+    common words. A cheap stand-in for named-entity recognition."""
+    found: set[str] = set()
+    for sentence in split_sentences(text) or [text]:
+        for match in _ENTITY.finditer(sentence):
+            phrase = match.group(0).strip().rstrip(".")
+            tokens = phrase.split()
+            if match.start() == 0 and len(tokens) == 1 and fold(tokens[0]) in STOPWORDS:
+                continue
+            folded = fold(phrase)
+            if folded in STOPWORDS or len(folded) < 2:
+                continue
+            found.add(folded)
+    return found
+
+
+def shingles(text: str, size: int = 5) -> set[str]:
+    """Word n-grams over folded words (stopwords kept: they carry syndication signal)."""
+    tokens = words(text)
+    if len(tokens) < size:
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of the folded, whitespace-normalised text: equal for exact copies."""
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
+
+
+def sentence_key(sentence: str) -> str:
+    """A short hash identifying a sentence regardless of case, accents and punctuation."""
+    return hashlib.blake2b(" ".join(words(sentence)).encode("utf-8"), digest_size=8).hexdigest()

@@ -1,0 +1,34 @@
+"""Shared fixtures: a clean environment per test and a local HTTP server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.http import FakeHTTPServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no briefbot/OpenAI/Slack/Discord settings and its own data dir."""
+    for key in list(os.environ):
+        if key.startswith(("BRIEFBOT_", "OPENAI_", "SLACK_", "DISCORD_")) or key == "DATABASE_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+
+
+@pytest.fixture
+def http_server() -> Iterator[FakeHTTPServer]:
+    with FakeHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES

@@ -1,0 +1,1 @@
+"""Real local HTTP servers that speak the wire formats of the services briefbot talks to."""

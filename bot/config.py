@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -83,6 +83,29 @@ class Settings(BaseSettings):
     story_window_days: float = Field(default=7.0, gt=0, alias="BRIEFBOT_STORY_WINDOW_DAYS")
     max_stories: int = Field(default=5, ge=1, le=50, alias="BRIEFBOT_MAX_STORIES")
 
+    # Summarizer: an OpenAI-compatible LLM, or the offline extractive briefer
+    mode: Literal["auto", "llm", "extractive"] = Field(default="auto", alias="BRIEFBOT_MODE")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    model: str = Field(default="gpt-4.1-mini", alias="BRIEFBOT_MODEL")
+    llm_timeout: float = Field(default=60.0, gt=0, alias="BRIEFBOT_LLM_TIMEOUT")
+    llm_connect_timeout: float = Field(default=5.0, gt=0, alias="BRIEFBOT_LLM_CONNECT_TIMEOUT")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, alias="BRIEFBOT_LLM_MAX_RETRIES")
+    structured_output: Literal["auto", "json_schema", "json_object"] = Field(
+        default="auto", alias="BRIEFBOT_STRUCTURED_OUTPUT"
+    )
+    prompt_token_budget: int = Field(default=6000, ge=500, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET")
+    max_completion_tokens: int = Field(default=1200, ge=100, alias="BRIEFBOT_MAX_COMPLETION_TOKENS")
+    prompts_dir: Path | None = Field(default=None, alias="BRIEFBOT_PROMPTS_DIR")
+    price_prompt_per_mtok: float = Field(default=0.40, ge=0, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK")
+    price_completion_per_mtok: float = Field(
+        default=1.60, ge=0, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
+    )
+    daily_token_budget: int | None = Field(default=None, ge=1, alias="BRIEFBOT_DAILY_TOKEN_BUDGET")
+    channel_daily_token_budget: int | None = Field(
+        default=None, ge=1, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
+    )
+
     @field_validator("discovery", mode="before")
     @classmethod
     def _split_discovery(cls, value: Any) -> Any:
@@ -109,6 +132,17 @@ class Settings(BaseSettings):
     def resolved_topics_file(self) -> Path:
         return self.topics_file or (self.data_dir / "topics.toml")
 
+    @property
+    def resolved_prompts_dir(self) -> Path:
+        return self.prompts_dir or Path(__file__).resolve().parent.parent / "prompts"
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an API key or a base URL (a local server needs no key) is set."""
+        return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
+            self.openai_base_url
+        )
+
 
 _FIXES: dict[str, str] = {
     "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0, e.g. 15",
@@ -121,6 +155,15 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0, e.g. 7",
     "BRIEFBOT_MAX_STORIES": "a whole number from 1 to 50",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
+    "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0, e.g. 60",
+    "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0, e.g. 5",
+    "BRIEFBOT_LLM_MAX_RETRIES": "a whole number from 0 to 10",
+    "BRIEFBOT_STRUCTURED_OUTPUT": "auto, json_schema or json_object",
+    "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens of at least 500, e.g. 6000",
+    "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens of at least 100, e.g. 1200",
+    "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day, or leave it unset",
+    "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day, or unset",
 }
 
 

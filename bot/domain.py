@@ -126,6 +126,31 @@ class BriefingMode(enum.StrEnum):
 
 
 @dataclass(slots=True)
+class Verification:
+    """What citation verification changed in one story briefing.
+
+    ``checked`` counts (key point, cited source) pairs checked against the source text;
+    ``removed`` lists citations dropped as unsupported, ``added`` citations found by
+    alignment that the writer had not given, ``dropped`` key points left with no support.
+    """
+
+    checked: int = 0
+    removed: list[tuple[str, int]] = field(default_factory=list)  # (point text, source id)
+    added: list[tuple[str, int]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens spent on one story briefing (from the API's ``usage``) and its estimated cost."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    cached: bool = False  # True when the briefing was reused and cost nothing this time
+
+
+@dataclass(slots=True)
 class StoryBriefing:
     """The briefing of one story."""
 
@@ -137,6 +162,11 @@ class StoryBriefing:
     coverage: Coverage
     summary: str | None = None
     notes: list[str] = field(default_factory=list)  # visible remarks (fallbacks, budget)
+    mode: BriefingMode = BriefingMode.EXTRACTIVE
+    disagreements: list[KeyPoint] = field(default_factory=list)  # "where sources differ"
+    whats_new: list[KeyPoint] = field(default_factory=list)  # since the previous briefing
+    verification: Verification | None = None
+    usage: TokenUsage | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,83 @@
+"""JSON rendering of a briefing: the machine-readable contract.
+
+``to_json_dict`` returns plain JSON-ready data matching ``briefing.schema.json`` (shipped in
+this package; ``briefing_schema()`` loads it). Times are ISO-8601 in UTC with a ``Z``
+suffix; key points cite sources by their number within the story. Beyond the contract each
+story carries ``summary``, ``notes`` and a human-readable ``coverage_line``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from bot.domain import Briefing, SourceRef, StoryBriefing
+from bot.render.text import coverage_line
+
+SCHEMA_FILE = "briefing.schema.json"
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC: ``2025-03-03T06:10:00Z``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _source(source: SourceRef) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "outlet": source.outlet,
+        "title": source.title,
+        "url": source.url,
+        "published_at": iso(source.published_at) if source.published_at else None,
+        "full_text": source.full_text,
+        "origins": list(source.origins),
+        "copy_of": source.copy_of,
+    }
+
+
+def _story(story: StoryBriefing) -> dict[str, Any]:
+    return {
+        "id": story.story_id,
+        "title": story.title,
+        "updated_at": iso(story.updated_at),
+        "summary": story.summary,
+        "key_points": [
+            {"text": point.text, "sources": sorted(set(point.sources))}
+            for point in story.key_points
+        ],
+        "sources": [_source(source) for source in story.sources],
+        "coverage": {
+            "articles": story.coverage.articles,
+            "outlets": story.coverage.outlets,
+            "independent_reports": story.coverage.independent_reports,
+        },
+        "coverage_line": coverage_line(story.coverage),
+        "notes": list(story.notes),
+    }
+
+
+def to_json_dict(briefing: Briefing) -> dict[str, Any]:
+    """The briefing as JSON-ready data (``json.dumps`` it as is)."""
+    return {
+        "topic": briefing.topic,
+        "generated_at": iso(briefing.generated_at),
+        "mode": briefing.mode.value,
+        "stories": [_story(story) for story in briefing.stories],
+        "errors": [{"source": e.source, "error": e.error} for e in briefing.errors],
+    }
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("bot.render").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def briefing_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) that ``to_json_dict`` output conforms to."""
+    schema: dict[str, Any] = json.loads(_schema_text())
+    return schema

@@ -1,0 +1,126 @@
+"""Plain-text rendering of a briefing, for the terminal and for logs.
+
+No styling and no escape codes: the CLI may add colour itself. Untrusted strings (titles,
+outlet names, sentences, error messages) have control characters and terminal escape
+sequences removed, so a hostile headline cannot repaint the terminal.
+
+The helpers here (``clean``, ``coverage_line``, ``format_time``, ``citations``,
+``source_notes``) are shared by the other renderers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from bot.domain import Briefing, Coverage, SourceRef, StoryBriefing
+
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+# C0/C1 controls and the bidirectional overrides used to disguise text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_WHITESPACE = re.compile(r"\s+")
+
+INDENT = "   "
+
+
+def clean(text: str) -> str:
+    """One line of untrusted text: escape sequences and controls removed, whitespace collapsed."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _CONTROL.sub("", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """ "1 article", "2 articles", "3 stories"."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
+def coverage_line(coverage: Coverage) -> str:
+    """ "6 articles · 5 outlets · 2 independent reports"."""
+    return " · ".join(
+        (
+            plural(coverage.articles, "article"),
+            plural(coverage.outlets, "outlet"),
+            plural(coverage.independent_reports, "independent report"),
+        )
+    )
+
+
+def format_time(moment: datetime | None) -> str:
+    """ "2025-03-03 06:10 UTC" (empty for an unknown time)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def citations(source_ids: Iterable[int]) -> str:
+    """ "[1][3]" for the sources a key point cites."""
+    return "".join(f"[{n}]" for n in sorted(set(source_ids)))
+
+
+def source_notes(source: SourceRef, escape: Callable[[str], str] = clean) -> list[str]:
+    """Remarks on a source: "copy of [2]", "via Meridian Wire", "teaser only".
+
+    ``escape`` is applied to the (untrusted) wire names; Markdown passes its own.
+    """
+    notes: list[str] = []
+    if source.copy_of is not None:
+        notes.append(f"copy of [{source.copy_of}]")
+    origins = [clean(o) for o in source.origins if clean(o)]
+    wires = [o for o in origins if o.casefold() != clean(source.outlet).casefold()]
+    if wires:
+        notes.append("via " + ", ".join(escape(w) for w in wires))
+    if not source.full_text:
+        notes.append("teaser only")
+    return notes
+
+
+def _story_lines(number: int, story: StoryBriefing) -> list[str]:
+    lines = [f"{number}. {clean(story.title)}"]
+    lines.append(
+        f"{INDENT}{coverage_line(story.coverage)} · updated {format_time(story.updated_at)}"
+    )
+    if story.summary and clean(story.summary):
+        lines.append(f"{INDENT}{clean(story.summary)}")
+    for point in story.key_points:
+        marker = citations(point.sources)
+        lines.append(f"{INDENT}• {clean(point.text)}" + (f" {marker}" if marker else ""))
+    if story.sources:
+        lines.append(f"{INDENT}Sources:")
+    for source in story.sources:
+        details = [f"{clean(source.outlet) or 'unknown outlet'} — {clean(source.title)}"]
+        when = format_time(source.published_at)
+        if when:
+            details.append(when)
+        details.extend(source_notes(source))
+        lines.append(f"{INDENT}[{source.id}] " + " · ".join(details))
+        lines.append(f"{INDENT}    {clean(source.url)}")
+    lines.extend(f"{INDENT}Note: {clean(note)}" for note in story.notes if clean(note))
+    return lines
+
+
+def to_text(briefing: Briefing) -> str:
+    """The whole briefing as plain text, stories first and per-source errors last."""
+    count = len(briefing.stories)
+    header = (
+        f"{clean(briefing.topic)} — {plural(count, 'story', 'stories')}"
+        f" · {briefing.mode.value} · {format_time(briefing.generated_at)}"
+    )
+    blocks = [header]
+    if not briefing.stories:
+        blocks.append("No stories about this topic in the selected window.")
+    for number, story in enumerate(briefing.stories, start=1):
+        blocks.append("\n".join(_story_lines(number, story)))
+    if briefing.errors:
+        lines = [f"Errors ({len(briefing.errors)}):"]
+        lines.extend(f"{INDENT}• {clean(e.source)}: {clean(e.error)}" for e in briefing.errors)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,195 @@
+"""Local sources: feed XML files, JSON Lines files and directories of them.
+
+A spec that is not an http(s) URL names a local path (``file://`` URLs too):
+
+- ``.xml``, ``.rss``, ``.atom``: a feed, parsed like a fetched one;
+- ``.jsonl``, ``.ndjson``: JSON Lines, one article per line with ``url``,
+  ``title``, ``text``, ``outlet`` and ``published_at`` (ISO-8601; a time
+  without a zone is taken as UTC), optionally ``language``. These articles
+  are full text. ``outlet`` may be left out (the URL's host is used) and so
+  may ``published_at`` (unknown). A bad line is reported with its number and
+  skipped; the other lines are kept;
+- a directory: every such file directly in it, in name order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from bot.domain import Article, SourceError
+from bot.errors import SourceFetchError, SourceFormatError, SourceTooLargeError
+from bot.sources.labels import host_outlet, primary_language
+
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+SUFFIXES = FEED_SUFFIXES | JSONL_SUFFIXES
+
+
+def is_url_spec(spec: str) -> bool:
+    return spec.lower().startswith(("http://", "https://"))
+
+
+def spec_path(spec: str) -> Path:
+    """The local path a non-http spec names; raises ``SourceFetchError`` for other schemes."""
+    if spec.lower().startswith("file://"):
+        parts = urlsplit(spec)
+        if parts.netloc not in ("", "localhost"):
+            raise SourceFetchError(spec, f"file URL on another host ({parts.netloc}) is not local")
+        return Path(url2pathname(unquote(parts.path)))
+    scheme = spec.split("://", 1)[0] if "://" in spec else ""
+    if scheme and scheme.isalpha():
+        raise SourceFetchError(
+            spec,
+            f"unsupported source scheme {scheme!r}: give an http(s) feed URL or a local "
+            "feed/JSON Lines file or directory",
+        )
+    return Path(spec).expanduser()
+
+
+def local_files(spec: str) -> list[Path]:
+    """The files a local spec stands for; raises ``SourceFetchError`` when there are none."""
+    path = spec_path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        if not files:
+            raise SourceFetchError(
+                spec,
+                f"the directory {path} has no feed (.xml, .rss, .atom) or JSON Lines "
+                "(.jsonl, .ndjson) files",
+            )
+        return files
+    if not path.exists():
+        raise SourceFetchError(spec, f"no such file or directory: {path}")
+    if path.suffix.lower() not in SUFFIXES:
+        raise SourceFetchError(
+            spec,
+            f"unsupported file type {path.suffix or '(none)'!r} for {path}: use .xml, .rss or "
+            ".atom for feeds and .jsonl or .ndjson for JSON Lines",
+        )
+    return [path]
+
+
+def read_capped(path: Path, limit: int, *, where: str) -> bytes:
+    """The bytes of a local feed file, refusing files over the body size cap."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise SourceTooLargeError(where, limit)
+    return data
+
+
+def _optional(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, got {type(value).__name__}")
+    return value.strip()
+
+
+def _required(record: dict[str, Any], key: str) -> str:
+    value = _optional(record, key)
+    if value is None:
+        raise ValueError(f"missing or empty {key!r}")
+    return value
+
+
+def _published(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"'published_at' must be an ISO-8601 string, got {type(value).__name__}")
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"'published_at' is not an ISO-8601 date-time: {value!r}") from None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def _article(record: Any, source: str) -> Article:
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    url = _required(record, "url")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'url' must be an absolute http(s) URL, got {url!r}")
+    title = _required(record, "title")
+    text = _required(record, "text")
+    outlet = _optional(record, "outlet") or host_outlet(url)
+    return Article(
+        url=url,
+        original_url=url,
+        title=title,
+        text=text,
+        outlet=outlet,
+        published_at=_published(record.get("published_at")),
+        full_text=True,
+        language=primary_language(_optional(record, "language")),
+        source=source,
+    )
+
+
+@dataclass(slots=True)
+class LocalResult:
+    articles: list[Article] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+
+def read_jsonl(path: Path, *, source: str, where: str) -> LocalResult:
+    """Articles of a JSON Lines file; each bad line becomes an error naming its number.
+
+    ``source`` is the spec the articles are credited to; ``where`` names the
+    file in errors.
+    """
+    result = LocalResult()
+    seen: set[str] = set()
+    duplicates = 0
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8").strip()
+                article = _article(json.loads(line), source)
+            except UnicodeDecodeError as exc:
+                problem = f"not UTF-8 ({exc.reason} at byte {exc.start})"
+            except json.JSONDecodeError as exc:
+                problem = f"invalid JSON ({exc.msg} at column {exc.colno})"
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                if article.url in seen:
+                    duplicates += 1
+                    continue
+                seen.add(article.url)
+                result.articles.append(article)
+                continue
+            result.errors.append(SourceError(where, f"line {number}: {problem}; line skipped"))
+    if duplicates:
+        result.errors.append(
+            SourceError(
+                where,
+                f"skipped {duplicates} duplicate line{'' if duplicates == 1 else 's'} "
+                "(same url as an earlier line)",
+            )
+        )
+    if not result.articles and not result.errors:
+        raise SourceFormatError(where, f"the JSON Lines file {path} has no articles")
+    return result

@@ -10,7 +10,16 @@
     │   └── SourceFormatError       not a feed / malformed XML / bad JSON Lines
     ├── StoreError                  the database could not be read or written
     └── SummarizerError             a briefing could not be produced by a summarizer
-        └── PromptError             a prompt template is missing or invalid
+        ├── PromptError             a prompt template is missing or invalid
+        └── LLMError                the model call failed (bot.summarize.llm_client)
+            ├── LLMTimeout, LLMConnectionError, LLMRateLimited(retry_after),
+            │   LLMServerError(status), LLMRefusal, LLMTruncated, LLMInvalidOutput
+            └── LLMRequestError(status)
+                ├── LLMContextLengthError
+                └── LLMStructuredOutputUnsupported
+
+The LLM errors live next to the client that raises them; every one carries the
+tokens already spent (``.usage``) so the briefer can account for them.
 
 Per-source errors never abort a run: the pipeline records them as
 ``SourceError`` entries and carries on with the other sources.

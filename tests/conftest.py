@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.http import FakeHTTPServer
+from tests.fakes.openai_server import openai_server  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

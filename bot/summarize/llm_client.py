@@ -1,0 +1,694 @@
+"""The OpenAI-compatible chat client: JSON replies checked against a schema, with retries.
+
+``LLMClient`` wraps the official ``openai`` SDK (the one ``summarize`` module allowed to) and
+talks to OpenAI or to any OpenAI-compatible server given by ``OPENAI_BASE_URL`` (Ollama, vLLM,
+llama.cpp; those need no key, so a placeholder is sent). What it adds to the SDK:
+
+- **Explicit timeouts**: ``BRIEFBOT_LLM_TIMEOUT`` (read/write) and
+  ``BRIEFBOT_LLM_CONNECT_TIMEOUT``, never the SDK's ten-minute default.
+- **Our retry policy**, declared with ``stamina`` (the SDK's own retries are off): up to
+  ``BRIEFBOT_LLM_MAX_RETRIES`` retries on 429, 5xx and connection errors, with exponential
+  backoff, or the server's ``Retry-After`` / ``retry-after-ms`` when it sends one (capped at
+  ``RETRY_AFTER_CAP`` seconds). Not retried: read timeouts (a second 60-second wait rarely
+  helps a scheduled digest), exhausted quota (``insufficient_quota``) and other 4xx errors.
+  Under ``stamina.set_testing(True, ...)`` nothing sleeps.
+- **Structured output**: ``complete_json`` asks for a strict ``json_schema`` response format.
+  With ``BRIEFBOT_STRUCTURED_OUTPUT=auto``, a server that rejects that with a 400 naming
+  ``response_format`` / ``json_schema`` is remembered and asked for ``json_object`` instead,
+  with the schema appended to the system message. The reply is parsed and validated
+  (``bot.summarize.schema.validate_json``); an invalid reply gets ONE repair round with the
+  ``repair`` prompt (the invalid output, the validation error and the schema, without the
+  sources), and is then returned or refused with ``LLMInvalidOutput``.
+- **Errors that name the cause**, in the tree below; ``str(error)`` is a sentence fit for a
+  visible note. Errors raised after the server answered carry the tokens spent in ``usage``.
+
+::
+
+    SummarizerError (bot.errors)
+    └── LLMError                      the LLM could not produce a usable reply
+        ├── LLMTimeout                no reply within BRIEFBOT_LLM_TIMEOUT (``timeout``)
+        ├── LLMConnectionError        server unreachable or connection dropped (``base_url``)
+        ├── LLMRateLimited            429 after all retries (``retry_after``, ``code``)
+        ├── LLMServerError            5xx after all retries (``status``)
+        ├── LLMRequestError           other 4xx: bad key, unknown model, bad request (``status``)
+        │   ├── LLMContextLengthError prompt longer than the model's context window
+        │   └── LLMStructuredOutputUnsupported  json_schema rejected while it is forced
+        ├── LLMRefusal                the model refused or a content filter stopped it
+        ├── LLMTruncated              reply cut off at max_tokens (finish_reason "length")
+        └── LLMInvalidOutput          not JSON matching the schema, even after one repair
+
+The request sends ``max_completion_tokens`` to OpenAI itself and ``max_tokens`` to other
+servers, which mostly know only the older name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+import stamina
+from openai import omit
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionChunk,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
+
+from bot.config import Settings
+from bot.domain import TokenUsage
+from bot.errors import ConfigError, SummarizerError
+from bot.summarize.prompts import ChatMessage, PromptSet, load_prompts, neutralize
+from bot.summarize.schema import validate_json
+from bot.summarize.tokens import count_message_tokens, count_tokens
+
+log = logging.getLogger(__name__)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+PLACEHOLDER_API_KEY = "no-key-needed"  # local servers ignore the key; the SDK wants one
+RETRY_AFTER_CAP = 30.0  # seconds; a longer Retry-After is shortened to this
+_WAIT_INITIAL, _WAIT_MAX, _WAIT_JITTER = 0.5, 8.0, 0.5  # exponential backoff without Retry-After
+_SERVER_MESSAGE_LIMIT = 300
+
+Strategy = Literal["json_schema", "json_object", "text"]
+T = TypeVar("T")
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one or more calls, from the server's ``usage`` (or estimated if it sent none)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.estimated or other.estimated,
+        )
+
+    def cost_usd(self, prompt_per_mtok: float, completion_per_mtok: float) -> float:
+        """The price of these tokens at the given US dollars per million tokens."""
+        return (
+            self.prompt_tokens * prompt_per_mtok + self.completion_tokens * completion_per_mtok
+        ) / 1_000_000
+
+
+class LLMError(SummarizerError):
+    """The LLM could not produce a usable reply; the message names the cause and the fix."""
+
+    usage: Usage | None = None  # tokens already spent when the failure came after a reply
+
+
+class LLMTimeout(LLMError):
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(
+            f"The model server at {base_url} sent no reply within {timeout:g} s "
+            "(BRIEFBOT_LLM_TIMEOUT)."
+        )
+        self.base_url = base_url
+        self.timeout = timeout
+
+
+class LLMConnectionError(LLMError):
+    def __init__(self, base_url: str, detail: str) -> None:
+        super().__init__(f"Could not talk to the model server at {base_url}: {detail}.")
+        self.base_url = base_url
+
+
+class LLMRateLimited(LLMError):
+    def __init__(self, message: str, *, retry_after: float | None, code: str | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.code = code
+
+
+class LLMServerError(LLMError):
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class LLMRequestError(LLMError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LLMContextLengthError(LLMRequestError):
+    """The prompt does not fit the model's context window (lower BRIEFBOT_PROMPT_TOKEN_BUDGET)."""
+
+
+class LLMStructuredOutputUnsupported(LLMRequestError):
+    """The server rejects ``response_format: json_schema``."""
+
+
+class LLMRefusal(LLMError):
+    def __init__(self, refusal: str) -> None:
+        super().__init__(f"The model declined to answer: {refusal}")
+        self.refusal = refusal
+
+
+class LLMTruncated(LLMError):
+    def __init__(self, max_tokens: int, content: str) -> None:
+        super().__init__(
+            f"The model's reply was cut off at the {max_tokens}-token limit "
+            "(BRIEFBOT_MAX_COMPLETION_TOKENS)."
+        )
+        self.max_tokens = max_tokens
+        self.content = content
+
+
+class LLMInvalidOutput(LLMError):
+    def __init__(self, message: str, *, content: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.content = content
+        self.problem = problem
+
+
+# --- Results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResult:
+    """A checked reply.
+
+    ``data`` is the parsed JSON object (``complete_json``; None for ``stream_text``).
+    ``usage`` adds up every call made for it, the repair round included; ``repaired`` tells
+    whether that round was needed. ``strategy`` is how the output was constrained.
+    """
+
+    content: str
+    data: dict[str, Any] | None
+    usage: Usage
+    model: str
+    strategy: Strategy
+    finish_reason: str
+    repaired: bool = False
+
+
+# --- Retry policy -----------------------------------------------------------------------------
+
+
+def retry_backoff(exc: Exception) -> bool | float:
+    """stamina backoff hook: False = give up, True = exponential backoff, float = wait that long.
+
+    Retries rate limits (except an exhausted quota), 5xx and connection errors; a
+    ``Retry-After`` from the server is honoured up to ``RETRY_AFTER_CAP`` seconds.
+    """
+    if isinstance(exc, LLMRateLimited):
+        if exc.code == "insufficient_quota":
+            return False
+        return _after(exc.retry_after)
+    if isinstance(exc, LLMServerError):
+        return _after(exc.retry_after)
+    return isinstance(exc, LLMConnectionError)
+
+
+def _after(retry_after: float | None) -> bool | float:
+    if retry_after is None:
+        return True
+    wait = min(retry_after, RETRY_AFTER_CAP)
+    log.info("Retry-After %.1f s from the model server (capped: %.1f s)", retry_after, wait)
+    return wait
+
+
+def parse_retry_after(headers: httpx2.Headers, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, ``Retry-After: <seconds>`` or an HTTP date."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            value = float(milliseconds) / 1000
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# --- Client -----------------------------------------------------------------------------------
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CONTEXT_HINTS = re.compile(
+    r"context[ _](length|window|size)|maximum context|too many tokens|prompt is too long", re.I
+)
+
+
+class LLMClient:
+    """Chat completions against the server configured in ``Settings``.
+
+    Build one per process and reuse it: it keeps a connection pool and remembers whether
+    the server supports ``json_schema``. Thread-safe for concurrent calls.
+    """
+
+    def __init__(self, settings: Settings, *, prompts: PromptSet | None = None) -> None:
+        if not settings.llm_configured:
+            raise ConfigError(
+                "No LLM is configured. Set OPENAI_API_KEY to use OpenAI, or OPENAI_BASE_URL "
+                "to use an OpenAI-compatible server such as Ollama (http://localhost:11434/v1)."
+            )
+        self.settings = settings
+        self.prompts = (
+            prompts if prompts is not None else load_prompts(settings.resolved_prompts_dir)
+        )
+        self.base_url = (settings.openai_base_url or OPENAI_BASE_URL).rstrip("/")
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        self._openai = openai.OpenAI(
+            api_key=key or PLACEHOLDER_API_KEY,
+            base_url=self.base_url,
+            timeout=openai.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
+            max_retries=0,
+        )
+        self._official = urlsplit(self.base_url).hostname == urlsplit(OPENAI_BASE_URL).hostname
+        self._json_schema_rejected = False
+
+    # -- public API --
+
+    @property
+    def strategy(self) -> Strategy:
+        """How ``complete_json`` will constrain the next reply."""
+        mode = self.settings.structured_output
+        if mode == "json_object" or (mode == "auto" and self._json_schema_rejected):
+            return "json_object"
+        return "json_schema"
+
+    def complete_json(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        schema_name: str,
+        schema: dict[str, Any],
+        max_tokens: int | None = None,
+    ) -> LLMResult:
+        """Ask for one JSON object matching ``schema``; return it parsed and validated.
+
+        Raises an ``LLMError`` subclass when no valid object can be had (see the module doc).
+        """
+        if not _SCHEMA_NAME.match(schema_name):
+            raise ValueError(f"schema_name must be 1-64 letters, digits, _ or -: {schema_name!r}")
+        limit = max_tokens or self.settings.max_completion_tokens
+        first = self._complete_structured(messages, schema_name, schema, limit)
+        data, problem = validate_json(first.content, schema)
+        if data is not None:
+            return _with_data(first, data)
+        log.warning(
+            "model reply is not valid %s JSON (%s); asking for one repair", schema_name, problem
+        )
+        repair = self.prompts.repair.render(
+            invalid_output=neutralize(first.content),
+            error=problem,
+            schema=json.dumps(schema, indent=2),
+        )
+        try:
+            second = self._complete_structured(repair, schema_name, schema, limit)
+        except LLMError as exc:
+            exc.usage = first.usage + exc.usage if exc.usage else first.usage
+            raise
+        usage = first.usage + second.usage
+        data, problem = validate_json(second.content, schema)
+        if data is None:
+            error = LLMInvalidOutput(
+                f"The model's reply is not valid {schema_name} JSON, even after one repair "
+                f"round: {problem}",
+                content=second.content,
+                problem=problem,
+            )
+            error.usage = usage
+            raise error
+        return LLMResult(
+            second.content, data, usage, second.model, second.strategy, second.finish_reason, True
+        )
+
+    def stream_text(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
+    ) -> TextStream:
+        """Stream a plain-text reply; iterate for text pieces, then read ``.result``."""
+        limit = max_tokens or self.settings.max_completion_tokens
+
+        def open_stream() -> openai.Stream[ChatCompletionChunk]:
+            return self._openai.chat.completions.create(
+                model=self.settings.model,
+                messages=_wire_messages(messages),
+                stream=True,
+                stream_options={"include_usage": True},
+                max_completion_tokens=limit if self._official else omit,
+                max_tokens=omit if self._official else limit,
+            )
+
+        stream = self._with_retries(lambda: self._call(open_stream))
+        return TextStream(self, stream, messages, limit)
+
+    def token_usage(self, usage: Usage) -> TokenUsage:
+        """The domain's ``TokenUsage`` for ``usage``, priced with the BRIEFBOT_PRICE_* settings."""
+        cost = usage.cost_usd(
+            self.settings.price_prompt_per_mtok, self.settings.price_completion_per_mtok
+        )
+        return TokenUsage(usage.prompt_tokens, usage.completion_tokens, cost)
+
+    def close(self) -> None:
+        self._openai.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- one structured call --
+
+    def _complete_structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema_name: str,
+        schema: dict[str, Any],
+        max_tokens: int,
+    ) -> LLMResult:
+        strategy = self.strategy
+        if strategy == "json_schema":
+            try:
+                return self._complete_once(messages, schema_name, schema, max_tokens, strategy)
+            except LLMStructuredOutputUnsupported as exc:
+                if self.settings.structured_output != "auto":
+                    raise
+                self._json_schema_rejected = True
+                log.warning("using response_format json_object from now on: %s", exc)
+        return self._complete_once(messages, schema_name, schema, max_tokens, "json_object")
+
+    def _complete_once(
+        self,
+        messages: Sequence[ChatMessage],
+        schema_name: str,
+        schema: dict[str, Any],
+        max_tokens: int,
+        strategy: Strategy,
+    ) -> LLMResult:
+        response_format: ResponseFormatJSONSchema | ResponseFormatJSONObject
+        if strategy == "json_schema":
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            }
+        else:
+            response_format = {"type": "json_object"}
+            messages = _with_schema_instruction(messages, schema)
+
+        completion = self._with_retries(
+            lambda: self._call(lambda: self._create(messages, max_tokens, response_format))
+        )
+        return self._checked(completion, messages, max_tokens, strategy)
+
+    def _checked(
+        self,
+        completion: ChatCompletion,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        strategy: Strategy,
+    ) -> LLMResult:
+        choice = completion.choices[0] if completion.choices else None
+        content = (choice.message.content or "") if choice else ""
+        usage = _usage(completion, messages, content)
+        error: LLMError | None = None
+        if choice is None:
+            error = LLMInvalidOutput(f"The model server at {self.base_url} returned no choices.")
+        elif choice.message.refusal:
+            error = LLMRefusal(choice.message.refusal)
+        elif choice.finish_reason == "content_filter":
+            error = LLMRefusal("the server's content filter stopped the reply")
+        elif choice.finish_reason == "length":
+            error = LLMTruncated(max_tokens, content)
+        elif not content.strip():
+            error = LLMInvalidOutput("The model returned an empty reply.")
+        if error is not None:
+            error.usage = usage
+            raise error
+        assert choice is not None
+        return LLMResult(content, None, usage, completion.model, strategy, choice.finish_reason)
+
+    # -- transport --
+
+    def _create(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        response_format: ResponseFormatJSONSchema | ResponseFormatJSONObject,
+    ) -> ChatCompletion:
+        reply: object = self._openai.chat.completions.create(
+            model=self.settings.model,
+            messages=_wire_messages(messages),
+            response_format=response_format,
+            max_completion_tokens=max_tokens if self._official else omit,
+            max_tokens=omit if self._official else max_tokens,
+        )
+        if not isinstance(reply, ChatCompletion):  # e.g. an HTML page at a wrong base URL
+            raise LLMInvalidOutput(
+                f"The server at {self.base_url} did not answer like an OpenAI-compatible API "
+                "(no JSON chat completion); check OPENAI_BASE_URL, which usually ends in /v1."
+            )
+        return reply
+
+    def _with_retries(self, call: Callable[[], T]) -> T:
+        for attempt in stamina.retry_context(
+            on=retry_backoff,
+            attempts=self.settings.llm_max_retries + 1,
+            timeout=None,
+            wait_initial=_WAIT_INITIAL,
+            wait_max=_WAIT_MAX,
+            wait_jitter=_WAIT_JITTER,
+        ):
+            with attempt:
+                return call()
+        raise AssertionError("unreachable: stamina re-raises the last error")
+
+    def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except openai.APIError as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: openai.APIError) -> LLMError:
+        if isinstance(exc, openai.APITimeoutError):
+            if isinstance(exc.__cause__, httpx2.ConnectTimeout):
+                return LLMConnectionError(
+                    self.base_url,
+                    f"no connection within {self.settings.llm_connect_timeout:g} s "
+                    "(BRIEFBOT_LLM_CONNECT_TIMEOUT)",
+                )
+            return LLMTimeout(self.base_url, self.settings.llm_timeout)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause else exc.message
+            return LLMConnectionError(self.base_url, detail.rstrip("."))
+        if not isinstance(exc, openai.APIStatusError):
+            return LLMInvalidOutput(f"The model server's reply could not be read: {exc.message}")
+        status = exc.status_code
+        said = _server_message(exc)
+        retry_after = parse_retry_after(exc.response.headers)
+        if status == 429:
+            if exc.code == "insufficient_quota":
+                return LLMRateLimited(
+                    f"The OpenAI account has run out of quota (429 insufficient_quota): {said}",
+                    retry_after=None,
+                    code=exc.code,
+                )
+            wait = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+            return LLMRateLimited(
+                f"The model server is rate limiting requests (429){wait}: {said}",
+                retry_after=retry_after,
+                code=exc.code,
+            )
+        if status >= 500:
+            return LLMServerError(
+                status,
+                f"The model server at {self.base_url} failed with HTTP {status}: {said}",
+                retry_after=retry_after,
+            )
+        if exc.code == "context_length_exceeded" or (
+            status in (400, 413, 422) and _CONTEXT_HINTS.search(said)
+        ):
+            return LLMContextLengthError(
+                status,
+                f"The prompt is too long for model {self.settings.model} ({said}); lower "
+                "BRIEFBOT_PROMPT_TOKEN_BUDGET.",
+            )
+        if status == 400 and _rejects_json_schema(exc, said):
+            return LLMStructuredOutputUnsupported(
+                status,
+                f"The model server at {self.base_url} does not support response_format "
+                f"json_schema ({said}); set BRIEFBOT_STRUCTURED_OUTPUT=auto or json_object.",
+            )
+        if status in (401, 403):
+            fix = "check OPENAI_API_KEY"
+        elif status == 404:
+            fix = f"check BRIEFBOT_MODEL ({self.settings.model}) and OPENAI_BASE_URL"
+        else:
+            fix = "see the server's message"
+        return LLMRequestError(
+            status,
+            f"The model server at {self.base_url} refused the request with HTTP "
+            f"{status}: {said}; {fix}.",
+        )
+
+
+class TextStream:
+    """A streamed plain-text reply: iterate for the text pieces, then read ``result``."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        stream: openai.Stream[ChatCompletionChunk],
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+    ) -> None:
+        self._client = client
+        self._stream = stream
+        self._messages = messages
+        self._max_tokens = max_tokens
+        self._result: LLMResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        pieces: list[str] = []
+        finish_reason = "stop"
+        model = self._client.settings.model
+        usage: Usage | None = None
+        try:
+            for chunk in self._stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    if choice.delta.refusal:
+                        raise LLMRefusal(choice.delta.refusal)
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+                        yield choice.delta.content
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except openai.APIError as exc:  # the SDK wraps transport errors met mid-stream
+            raise self._client._translate(exc) from exc
+        finally:
+            self._stream.close()
+        content = "".join(pieces)
+        if usage is None:
+            usage = _estimated_usage(self._messages, content)
+        if finish_reason == "length":
+            error = LLMTruncated(self._max_tokens, content)
+            error.usage = usage
+            raise error
+        self._result = LLMResult(content, None, usage, model, "text", finish_reason)
+
+    @property
+    def result(self) -> LLMResult:
+        if self._result is None:
+            raise RuntimeError("iterate the stream to its end before reading its result")
+        return self._result
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def _with_data(result: LLMResult, data: dict[str, Any]) -> LLMResult:
+    return LLMResult(
+        result.content, data, result.usage, result.model, result.strategy, result.finish_reason
+    )
+
+
+def _with_schema_instruction(
+    messages: Sequence[ChatMessage], schema: dict[str, Any]
+) -> list[ChatMessage]:
+    """JSON mode does not carry the schema, so it goes at the end of the system message."""
+    instruction = (
+        "Reply with one JSON object, and nothing else, that matches this JSON Schema:\n"
+        + json.dumps(schema, indent=2)
+    )
+    out = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+    for message in out:
+        if message["role"] == "system":
+            message["content"] = f"{message['content']}\n\n{instruction}"
+            return out
+    return [ChatMessage(role="system", content=instruction), *out]
+
+
+def _wire_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
+    wire: list[ChatCompletionMessageParam] = []
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role == "system":
+            wire.append(ChatCompletionSystemMessageParam(role="system", content=content))
+        elif role == "user":
+            wire.append(ChatCompletionUserMessageParam(role="user", content=content))
+        else:
+            wire.append(ChatCompletionAssistantMessageParam(role="assistant", content=content))
+    return wire
+
+
+def _usage(completion: ChatCompletion, messages: Sequence[ChatMessage], content: str) -> Usage:
+    if completion.usage is None:
+        return _estimated_usage(messages, content)
+    return Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+
+
+def _estimated_usage(messages: Sequence[ChatMessage], content: str) -> Usage:
+    """Some local servers send no ``usage``; budgets still need a number."""
+    return Usage(count_message_tokens(messages), count_tokens(content), estimated=True)
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    message: object = None
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body.get("detail")
+    elif isinstance(body, str):
+        message = body
+    text = " ".join(str(message or exc.response.reason_phrase or "no details").split())
+    if len(text) > _SERVER_MESSAGE_LIMIT:
+        text = text[: _SERVER_MESSAGE_LIMIT - 1] + "…"
+    return text.rstrip(".")
+
+
+def _rejects_json_schema(exc: openai.APIStatusError, said: str) -> bool:
+    if exc.param == "response_format":
+        return True
+    lowered = said.lower()
+    return "json_schema" in lowered or "response_format" in lowered

@@ -40,6 +40,7 @@ _PREFIX = 7  # canonical tokens are stems cut to this many letters
 _ENTITY_WEIGHT = 1.5
 _NUMBER_WEIGHT = 1.5
 _PAIR_DISCOUNT = 0.9  # a claim found in one sentence beats the same claim spread over two
+_PAIR_SHARE = 0.2  # each sentence of a pair must add this share of the claim (see _pair_adds_up)
 _APPROX_TOLERANCE = Decimal("0.15")
 
 # Light verbs and reporting words that carry no claim of their own.
@@ -91,10 +92,15 @@ _PHRASES = [
 
 _HEDGES = frozenset(
     """about around nearly almost roughly approximately some over under more less than
-    least most up to close estimated an""".split()
+    least most estimated""".split()
 )
+# Two-word hedges; "to" and "close" alone are not hedges ("rose to 4.5%" is exact).
+_HEDGE_PAIRS = frozenset({("up", "to"), ("close", "to"), ("as", "many"), ("as", "much")})
 _NEGATIONS = frozenset("not no never none nobody nothing neither nor without cannot".split())
 _NEGATION_REACH = 3  # a negation applies to the next content word within this many words
+# ... and its scope runs to the end of its clause, at most this many words on.
+_NEGATION_SCOPE = 10
+_CLAUSE_BREAKS = frozenset("but while whereas although though".split())
 _SPEECH_VERBS = frozenset(
     """said says told tells added adds wrote writes announced announces argued argues warned
     warns stated states confirmed confirms denied denies urged urges called calls""".split()
@@ -129,14 +135,23 @@ _SCALES = {
     "bn": Decimal(1_000_000_000),
     "trillion": Decimal(1_000_000_000_000),
 }
+_MONEY_SCALES = {"m": Decimal(1_000_000), "k": Decimal(1_000)}
+# A figure, with its scale ("2.5bn", "3 million") and percent sign. A unit glued to it
+# ("180mm", "6am", "7.6in") is skipped; "m" and "k" glued to an amount of money are scales
+# ("€250m", "$40k").
 _NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?\b"
-    r"(?:\s*(thousand|million|billion|trillion|bn|mn)\b)?"
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?!\d)(?:st|nd|rd|th)?"
+    r"(?:\s*(thousand|million|billion|trillion|bn|mn)\b|\s?([mk])\b)?"
     r"(?:\s*(%|percent\b|per\s+cent\b))?",
     re.IGNORECASE,
 )
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_CURRENCY = frozenset("$€£¥")
+_WORD_SCALES = {"hundred": Decimal(100), **_SCALES}
+_NUMBER_WORD = re.compile(
+    rf"\b({'|'.join(_NUMBER_WORDS)})\b(?:\s+({'|'.join(_WORD_SCALES)})\b)?", re.IGNORECASE
+)
 _TOKEN = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*")
+_TOKEN_OR_BREAK = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*|[,;:()!?\"“”—–]")
 _POSSESSIVE = re.compile(r"[’']s$")
 
 # Leading dateline with a wire credit:
@@ -198,8 +213,8 @@ def canonical(word: str) -> str | None:
     word = _POSSESSIVE.sub("", word)
     if len(word) < 2 or word in STOPWORDS or word in _EXTRA_STOPWORDS or word.isdigit():
         return None
-    if word.replace(".", "").isdigit():
-        return None
+    if word[0].isdigit():
+        return None  # "1,400", "3.5", "180mm", "6am": compared as numbers, by value
     stemmed = stem(word)
     return _synonyms().get(stemmed, stemmed)[:_PREFIX]
 
@@ -209,28 +224,38 @@ def terms(text: str) -> list[str]:
     return _scan(text)[0]
 
 
-def _scan(text: str) -> tuple[list[str], frozenset[str]]:
-    """Comparison tokens, and the ones a negation applies to ("did not reopen" -> reopen)."""
+def _scan(text: str) -> tuple[list[str], frozenset[str], frozenset[str]]:
+    """Comparison tokens, the ones a negation applies to ("did not reopen" -> reopen), and
+    every token in a negation's scope: the rest of its clause ("no Polaris bases would be
+    closed" -> polaris, bases, closed)."""
     folded = fold(text)
     for pattern, replacement in _PHRASES:
         folded = pattern.sub(replacement, folded)
     found: list[str] = []
     negated: set[str] = set()
-    reach = 0
-    for token in _TOKEN.findall(folded):
+    scoped: set[str] = set()
+    reach = scope = 0
+    for token in _TOKEN_OR_BREAK.findall(folded):
+        if not token[0].isalnum() or token in _CLAUSE_BREAKS:
+            scope = 0
+            if not token[0].isalnum():
+                continue
         if token in _NEGATIONS or token.endswith("n't"):
-            reach = _NEGATION_REACH
+            reach, scope = _NEGATION_REACH, _NEGATION_SCOPE
             continue
         hit = False
         for part in _word_parts(token):
             term = canonical(part)
             if term is not None:
                 found.append(term)
+                if scope:
+                    scoped.add(term)
                 if reach and not hit:
                     negated.add(term)
                     hit = True
         reach = 0 if hit else max(reach - 1, 0)
-    return found, frozenset(negated)
+        scope = max(scope - 1, 0)
+    return found, frozenset(negated), frozenset(negated | scoped)
 
 
 def _word_parts(token: str) -> Iterable[str]:
@@ -247,35 +272,52 @@ class _Number:
     value: Decimal
     percent: bool
     approx: bool
+    alt: Decimal | None = None  # "38m" without a currency: 38 (metres) or 38 million
 
     def matches(self, other: _Number) -> bool:
         if self.percent != other.percent:
             return False
-        if self.value == other.value:
+        mine = (self.value,) if self.alt is None else (self.value, self.alt)
+        theirs = (other.value,) if other.alt is None else (other.value, other.alt)
+        if any(a == b for a in mine for b in theirs):
             return True
-        if not (self.approx or other.approx) or other.value == 0:
+        if not (self.approx or other.approx):
             return False
-        return abs(self.value - other.value) / abs(other.value) <= _APPROX_TOLERANCE
+        return any(
+            b != 0 and abs(a - b) / abs(b) <= _APPROX_TOLERANCE for a in mine for b in theirs
+        )
 
 
 def _hedged(text: str, start: int) -> bool:
-    before = fold(text[max(0, start - 20) : start]).split()
-    return bool(before) and before[-1] in _HEDGES
+    before = _TOKEN.findall(fold(text[max(0, start - 20) : start]))
+    if not before:
+        return False
+    return before[-1] in _HEDGES or tuple(before[-2:]) in _HEDGE_PAIRS
 
 
 def _numbers(text: str) -> tuple[_Number, ...]:
     found: list[_Number] = []
     for match in _NUMBER.finditer(text):
-        whole, fraction, scale, percent = match.groups()
+        whole, fraction, scale, money_scale, percent = match.groups()
         try:
             value = Decimal(whole.replace(",", "") + (fraction or ""))
         except InvalidOperation:
             continue
         if scale:
             value *= _SCALES[scale.lower()]
-        found.append(_Number(value.normalize(), bool(percent), _hedged(text, match.start())))
+        alt = None
+        if money_scale:
+            scaled = value * _MONEY_SCALES[money_scale.lower()]
+            if text[max(0, match.start() - 1) : match.start()] in _CURRENCY:
+                value = scaled
+            else:
+                alt = scaled.normalize()
+        hedged = _hedged(text, match.start())
+        found.append(_Number(value.normalize(), bool(percent), hedged, alt))
     for match in _NUMBER_WORD.finditer(text):
         value = Decimal(_NUMBER_WORDS[match.group(1).lower()])
+        if match.group(2):
+            value *= _WORD_SCALES[match.group(2).lower()]
         found.append(_Number(value, False, _hedged(text, match.start())))
     unique: dict[tuple[Decimal, bool], _Number] = {}
     for number in found:
@@ -299,12 +341,17 @@ def _missing_numbers(claim: Sequence[_Number], found: Sequence[_Number]) -> int:
 
 
 def _looks_like_headline(tokens: Sequence[str]) -> bool:
-    """Title Case text ("Dockworkers Strike Halts Port") makes every word look like a name."""
-    long_words = [t for t in tokens if len(t) > 3 and t[0].isalpha()]
+    """Title Case text ("Dockworkers Strike Halts Port") makes every word look like a name.
+
+    Title Case capitalises (nearly) every word that is not a function word; a sentence that
+    merely names many people and places still has lower-case verbs and nouns ("Orrin unveiled
+    the Orrin Fold in San Lucido"), so at most one such word in ten may be lower case.
+    """
+    long_words = [t for t in tokens if len(t) > 3 and t[0].isalpha() and fold(t) not in STOPWORDS]
     if len(long_words) < 3:
         return False
-    capitalised = sum(1 for t in long_words if t[0].isupper())
-    return capitalised / len(long_words) >= 0.7
+    lower = sum(1 for t in long_words if not t[0].isupper())
+    return lower <= len(long_words) // 10
 
 
 def _entities(text: str) -> tuple[tuple[str, ...], ...]:
@@ -343,9 +390,11 @@ def _entities(text: str) -> tuple[tuple[str, ...], ...]:
                 continue
         canon = tuple(
             c
-            for c in (canonical(fold(w)) for w in phrase if fold(w) not in _ENTITY_CONNECTORS)
+            for w in phrase
+            if fold(w) not in _ENTITY_CONNECTORS
+            for c in (canonical(part) for part in _word_parts(fold(w)))
             if c
-        )
+        )  # "CX-40" -> ("cx",), split like ``terms`` splits it
         if canon:
             found.append(canon)
     return tuple(dict.fromkeys(found))
@@ -367,6 +416,7 @@ class Profile:
     numbers: tuple[_Number, ...]
     entities: tuple[tuple[str, ...], ...]
     negated: frozenset[str]  # terms under a negation
+    scoped: frozenset[str] = frozenset()  # terms anywhere in a negated clause (``negated`` too)
 
     @property
     def total(self) -> float:
@@ -385,6 +435,7 @@ class Profile:
             numbers=tuple(numbers[k] for k in sorted(numbers)),
             entities=tuple(dict.fromkeys((*self.entities, *other.entities))),
             negated=self.negated | other.negated,
+            scoped=self.scoped | other.scoped,
         )
 
 
@@ -393,7 +444,7 @@ def profile(sentence: str) -> Profile:
     """Build the comparable form of one sentence (cached: sentences recur across copies)."""
     entities = _entities(sentence)
     entity_terms = {t for entity in entities for t in entity}
-    found, negated = _scan(sentence)
+    found, negated, scoped = _scan(sentence)
     weights: dict[str, float] = {}
     for term in found:
         weights[term] = _ENTITY_WEIGHT if term in entity_terms else 1.0
@@ -403,12 +454,16 @@ def profile(sentence: str) -> Profile:
         numbers=_numbers(sentence),
         entities=entities,
         negated=negated,
+        scoped=scoped,
     )
 
 
 def _polarity_conflict(a: Profile, b: Profile) -> bool:
-    """A word both texts use, negated in one and not the other ("reopened" / "did not reopen")."""
-    return bool((a.negated ^ b.negated) & a.weights.keys() & b.weights.keys())
+    """A word both texts use, negated in one and outside any negated clause in the other
+    ("reopened" / "did not reopen"; but "no bases would close" agrees with "would not close
+    any bases")."""
+    shared = a.weights.keys() & b.weights.keys()
+    return bool(((a.negated - b.scoped) | (b.negated - a.scoped)) & shared)
 
 
 def _coverage(claim: Profile, other: Profile, missing_numbers: int | None = None) -> float:
@@ -424,16 +479,27 @@ def _coverage(claim: Profile, other: Profile, missing_numbers: int | None = None
     return found / total
 
 
-def _missing_entities(claim: Profile, other: Profile, known: Sequence[tuple[str, ...]] = ()) -> int:
+def _missing_entities(
+    claim: Profile,
+    other: Profile,
+    known: Sequence[tuple[str, ...]] = (),
+    subject: Sequence[tuple[str, ...]] = (),
+) -> int:
     """Names of the claim absent from the other text.
 
     A name counts as present when all its tokens are there, or when its last token is there
     ("Ortiz" for "Lena Ortiz") and no name the document uses (``known``) ends the same way
-    with a different first part ("Maria Ortiz").
+    with a different first part ("Maria Ortiz"). A name of the document's subject (named in
+    its lead, ``subject``) also counts as present in a sentence that names nobody the claim
+    does not: "Tallis Pay asked for a report" ~ "the company asked for a report".
     """
     missing = 0
     for entity in claim.entities:
         if all(t in other.weights for t in entity):
+            continue
+        if entity in subject and all(
+            all(t in claim.weights for t in named) for named in other.entities
+        ):
             continue
         if entity[-1] in other.weights and not any(
             k[-1] == entity[-1] and not (set(k) <= set(entity) or set(entity) <= set(k))
@@ -444,7 +510,12 @@ def _missing_entities(claim: Profile, other: Profile, known: Sequence[tuple[str,
     return missing
 
 
-def _claim_score(claim: Profile, other: Profile, known: Sequence[tuple[str, ...]] = ()) -> float:
+def _claim_score(
+    claim: Profile,
+    other: Profile,
+    known: Sequence[tuple[str, ...]] = (),
+    subject: Sequence[tuple[str, ...]] = (),
+) -> float:
     missing_numbers = _missing_numbers(claim.numbers, other.numbers)
     score = _coverage(claim, other, missing_numbers)
     missing_words = len(claim.weights.keys() - other.weights.keys())
@@ -452,11 +523,47 @@ def _claim_score(claim: Profile, other: Profile, known: Sequence[tuple[str, ...]
         score *= 0.8  # a short claim missing a word has likely lost its point ("reopened")
     if missing_numbers:
         score *= 0.4
-    if _missing_entities(claim, other, known):
+    if _missing_entities(claim, other, known, subject):
         score *= 0.5
     if _polarity_conflict(claim, other) or claim.negated - other.weights.keys():
-        score *= 0.6  # a negative claim needs the source to say the same negative thing
+        score *= 0.5  # a negative claim needs the source to say the same negative thing
     return score
+
+
+def _pair_adds_up(claim: Profile, first: Profile, second: Profile) -> bool:
+    """Does a claim spread over two adjacent sentences take a real part from each?
+
+    Each sentence must hold at least ``_PAIR_SHARE`` of the claim that the other lacks, and
+    more than a name: otherwise the pair only lends a name or figure from the neighbouring
+    sentence to a claim about something else ("rescued 300 people in Castelmarro" where the
+    rescue sentence says Bellagra and the next one mentions rain at Castelmarro).
+    """
+    return _adds(claim, first, second) and _adds(claim, second, first)
+
+
+def _adds(claim: Profile, one: Profile, other: Profile) -> bool:
+    total = claim.total
+    if total == 0:
+        return False
+    own = (claim.weights.keys() & one.weights.keys()) - other.weights.keys()
+    own_numbers = [
+        n
+        for n in claim.numbers
+        if not _missing_numbers((n,), one.numbers) and _missing_numbers((n,), other.numbers)
+    ]
+    names = {t for entity in claim.entities for t in entity}
+    share = (math.fsum(claim.weights[t] for t in own) + _NUMBER_WEIGHT * len(own_numbers)) / total
+    return share >= _PAIR_SHARE and bool(own - names or own_numbers)
+
+
+def _window_score(claim: Profile, window: _Window, source: SourceText) -> float:
+    """How well one window of a source reports the claim (pairs discounted and checked)."""
+    if window.end - window.start == 1:
+        return _claim_score(claim, window.profile, source.known, source.subject)
+    first, second = source.profiles[window.start], source.profiles[window.start + 1]
+    if not _pair_adds_up(claim, first, second):
+        return 0.0
+    return _claim_score(claim, window.profile, source.known, source.subject) * _PAIR_DISCOUNT
 
 
 def _profile_similarity(a: Profile, b: Profile) -> float:
@@ -557,6 +664,7 @@ class SourceText:
         self.sentences = source_sentences(text)
         self.profiles = [profile(s) for s in self.sentences]
         self.known = tuple(dict.fromkeys(e for p in self.profiles for e in p.entities))
+        self.subject = self.profiles[0].entities if self.profiles else ()  # named in the lead
         windows = [_Window(i, i + 1, p) for i, p in enumerate(self.profiles)]
         windows.extend(
             _Window(i, i + 2, self.profiles[i].merge(self.profiles[i + 1]))
@@ -574,9 +682,7 @@ class SourceText:
         for window in self.windows:
             if not any(t in window.profile.weights for t in terms_wanted):
                 continue
-            score = _claim_score(wanted, window.profile, self.known)
-            if window.end - window.start > 1:
-                score *= _PAIR_DISCOUNT
+            score = _window_score(wanted, window, self)
             if score > best.support.score:
                 text = " ".join(self.sentences[window.start : window.end])
                 best = Match(
@@ -701,8 +807,7 @@ class Alignment:
             if current is not None and current.support.score >= bounds[row, column] + 1e-9:
                 continue
             source = self.sources[article]
-            score = _claim_score(wanted, window.profile, source.known)
-            score *= float(self._discount[column])
+            score = _window_score(wanted, window, source)
             if score >= SUPPORT_THRESHOLD and (current is None or score > current.support.score):
                 text = " ".join(source.sentences[window.start : window.end])
                 support = Support(text, round(score, 6), True)

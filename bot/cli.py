@@ -1,0 +1,359 @@
+"""The ``briefbot`` command line.
+
+Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure.
+Every command goes through one error boundary (``_run``): expected errors
+become one plain sentence on stderr; unexpected ones are logged with a
+traceback and the user gets a short apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from bot.adapters import console
+from bot.app import build_pipeline
+from bot.config import Settings, Topic, load_settings, load_topics, parse_duration, save_topics
+from bot.demo import demo_sources, demo_topics
+from bot.domain import utcnow
+from bot.errors import BriefbotError, ConfigError
+from bot.pipeline import Pipeline, shift_articles
+
+log = logging.getLogger("bot.cli")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="briefbot",
+    help="Briefings on developing news stories, with cited key points.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="List, add and remove tracked topics.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Feed URL, local feed/JSON Lines file or directory."),
+]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
+]
+LLMOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--llm/--no-llm",
+        help="Force the LLM briefer or the extractive one (default: BRIEFBOT_MODE, auto).",
+    ),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only articles newer than this, e.g. 48h or 7d.")
+]
+
+
+class UsageError(ConfigError):
+    """A command-line argument is invalid (exit code 2)."""
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    console.stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """The error boundary shared by every command."""
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except BriefbotError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception:
+        log.exception("unexpected failure")
+        _fail("briefbot hit an unexpected problem (details logged above); nothing was lost.", 1)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    console.setup_logging(settings.log_level)
+    return settings
+
+
+def _format(value: str, allowed: tuple[str, ...] = ("text", "markdown", "json")) -> Any:
+    if value not in allowed:
+        raise UsageError(f"--format must be one of {', '.join(allowed)}, not {value!r}.")
+    return value
+
+
+def _since(value: str | None, settings: Settings) -> timedelta:
+    try:
+        return parse_duration(value or settings.since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+
+
+def _topic(name: str, settings: Settings) -> Topic:
+    name = name.strip().lower()
+    if not name:
+        raise UsageError("TOPIC must not be empty; e.g. briefbot brief ukraine")
+    return load_topics(settings.resolved_topics_file).get(name) or Topic(name)
+
+
+def _ingest(
+    pipeline: Pipeline, specs: list[str], *, discovery_query: str | None, progress: bool
+) -> list[Any]:
+    with console.fetch_progress(progress) as update:
+        gathered = asyncio.run(
+            pipeline.gather(specs, discovery_query=discovery_query, progress=update)
+        )
+    report = pipeline.ingest_articles(gathered.articles)
+    return [*gathered.errors, *report.errors]
+
+
+@app.command()
+def brief(
+    topic: Annotated[str, typer.Argument(help="Topic to brief, e.g. ukraine.")],
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    fmt: FormatOpt = "text",
+    discovery: Annotated[
+        bool | None,
+        typer.Option(
+            "--discovery/--no-discovery",
+            help="Search GDELT and Google News too (default: only when no source is known).",
+        ),
+    ] = None,
+    llm: LLMOpt = None,
+) -> None:
+    """Gather the topic's sources and print a briefing of its stories."""
+
+    def run() -> None:
+        settings = _settings()
+        output = _format(fmt)
+        window = _since(since, settings)
+        chosen = _topic(topic, settings)
+        specs = [*chosen.sources, *(source or [])]
+        use_discovery = discovery if discovery is not None else (chosen.discovery or not specs)
+        pipeline = build_pipeline(settings, force_llm=llm)
+        errors = _ingest(
+            pipeline,
+            specs,
+            discovery_query=chosen.effective_query if use_discovery else None,
+            progress=output != "json",
+        )
+        briefing = pipeline.brief(chosen, since=window, errors=errors)
+        pipeline.repo.save_briefing(briefing)
+        console.emit(console.render_briefing(briefing, output))
+
+    _run(run)
+
+
+@app.command()
+def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
+    """Brief the bundled sample news (fictional, offline, no API key)."""
+
+    def run() -> None:
+        # The bundled files carry full texts: never reach for article pages.
+        settings = _settings().model_copy(update={"fetch_full_text": False})
+        output = _format(fmt)
+        workdir = Path(tempfile.mkdtemp(prefix="briefbot-demo-"))
+        try:
+            pipeline = build_pipeline(
+                settings, database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", force_llm=llm
+            )
+            gathered = asyncio.run(pipeline.gather(demo_sources()))
+            articles = shift_articles(gathered.articles, utcnow() - timedelta(hours=1))
+            report = pipeline.ingest_articles(articles)
+            errors = [*gathered.errors, *report.errors]
+            briefings = [
+                pipeline.brief(topic, since=timedelta(days=7), errors=errors)
+                for topic in demo_topics()
+            ]
+            pipeline.repo.close()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if output == "json":
+            from bot.render.json import to_json_dict
+
+            console.emit(json.dumps([to_json_dict(b) for b in briefings], indent=2))
+            return
+        console.stderr.print(
+            f"[dim]demo: {len(report.new_articles)} articles, {report.copies} copies, "
+            f"{len(report.new_stories)} stories from {len(demo_sources())} bundled files[/]"
+        )
+        for briefing in briefings:
+            console.emit(console.render_briefing(briefing, output))
+
+    _run(run)
+
+
+@app.command()
+def ingest(
+    source: SourceOpt = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="Ingest one configured topic.")
+    ] = None,
+) -> None:
+    """Fetch sources (or every configured topic's sources) into the store."""
+
+    def run() -> None:
+        settings = _settings()
+        topics = load_topics(settings.resolved_topics_file)
+        if topic is not None:
+            if topic.lower() not in topics:
+                raise UsageError(
+                    f"no topic {topic!r} in {settings.resolved_topics_file}; "
+                    "add it with: briefbot topics add NAME --source URL"
+                )
+            topics = {topic.lower(): topics[topic.lower()]}
+        specs = list(source or [])
+        for chosen in topics.values():
+            specs.extend(s for s in chosen.sources if s not in specs)
+        if not specs:
+            raise UsageError("nothing to ingest: pass --source or add sources to a topic.")
+        pipeline = build_pipeline(settings, force_llm=False)
+        with console.fetch_progress(True) as update:
+            gathered = asyncio.run(pipeline.gather(specs, progress=update))
+        report = pipeline.ingest_articles(gathered.articles)
+        for error in [*gathered.errors, *report.errors]:
+            console.stderr.print(f"[yellow]{error.source}[/]: {error.error}", highlight=False)
+        console.emit(
+            f"{len(report.new_articles)} new articles ({report.copies} copies), "
+            f"{len(report.updated_articles)} updated, {len(report.new_stories)} new stories, "
+            f"{len(gathered.errors) + len(report.errors)} errors"
+        )
+
+    _run(run)
+
+
+@app.command()
+def stories(
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="Only stories about this topic.")
+    ] = None,
+    since: SinceOpt = None,
+    fmt: FormatOpt = "text",
+) -> None:
+    """List stored stories with their articles' URLs."""
+
+    def run() -> None:
+        settings = _settings()
+        output = _format(fmt, ("text", "json"))
+        pipeline = build_pipeline(settings, force_llm=False)
+        window = _since(since, settings) if since else timedelta(days=36500)
+        if topic:
+            selected = pipeline.select_stories(_topic(topic, settings), window)
+        else:
+            start = utcnow() - window
+            selected = [
+                (story, pipeline.repo.story_articles(story.id))
+                for story in pipeline.repo.stories_updated_since(start)
+            ]
+        rows: list[dict[str, Any]] = [
+            {
+                "id": story.id,
+                "title": story.title,
+                "created_at": story.created_at.isoformat(),
+                "updated_at": story.updated_at.isoformat(),
+                "articles": [
+                    {"url": a.url, "outlet": a.outlet, "title": a.title, "copy_of": a.copy_of}
+                    for a in articles
+                ],
+            }
+            for story, articles in selected
+        ]
+        if output == "json":
+            console.emit(json.dumps({"stories": rows}, ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            console.emit("no stories")
+        for row in rows:
+            console.emit(f"{row['id']}  {row['title']}  (updated {row['updated_at']})")
+            for article in row["articles"]:
+                copy = "  (copy)" if article["copy_of"] else ""
+                console.emit(f"    {article['outlet']}: {article['url']}{copy}")
+
+    _run(run)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the tracked topics."""
+
+    def run() -> None:
+        settings = _settings()
+        topics = load_topics(settings.resolved_topics_file)
+        if not topics:
+            console.emit(f"no topics in {settings.resolved_topics_file}")
+        for topic in topics.values():
+            extra = " (+discovery)" if topic.discovery else ""
+            console.emit(f"{topic.name}: query={topic.effective_query!r}{extra}")
+            for spec in topic.sources:
+                console.emit(f"    {spec}")
+
+    _run(run)
+
+
+@topics_app.command("add")
+def topics_add(
+    name: Annotated[str, typer.Argument(help="Topic name, e.g. ukraine.")],
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help='e.g. "ukraine OR kyiv"')
+    ] = None,
+    source: SourceOpt = None,
+    discovery: Annotated[
+        bool, typer.Option("--discovery/--no-discovery", help="Also search GDELT/Google News.")
+    ] = False,
+) -> None:
+    """Add a topic, or update an existing one's query and sources."""
+
+    def run() -> None:
+        settings = _settings()
+        key = name.strip().lower()
+        if not key:
+            raise UsageError("NAME must not be empty")
+        path = settings.resolved_topics_file
+        topics = load_topics(path)
+        topic = topics.get(key) or Topic(key)
+        if query is not None:
+            topic.query = query
+        topic.sources.extend(s for s in (source or []) if s not in topic.sources)
+        topic.discovery = discovery or topic.discovery
+        topics[key] = topic
+        save_topics(path, topics)
+        console.emit(f"saved topic {key!r} in {path}")
+
+    _run(run)
+
+
+@topics_app.command("remove")
+def topics_remove(name: Annotated[str, typer.Argument(help="Topic name.")]) -> None:
+    """Stop tracking a topic (stored articles and stories are kept)."""
+
+    def run() -> None:
+        settings = _settings()
+        path = settings.resolved_topics_file
+        topics = load_topics(path)
+        if topics.pop(name.strip().lower(), None) is None:
+            raise UsageError(f"no topic {name!r} in {path}")
+        save_topics(path, topics)
+        console.emit(f"removed topic {name!r}")
+
+    _run(run)
+
+
+def main() -> None:
+    app()

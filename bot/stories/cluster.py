@@ -140,11 +140,11 @@ class StoryIndex:
 
     # ----------------------------------------------------------------- internals
     def _candidates(self, vector: dict[str, float]) -> list[str]:
-        votes: Counter[str] = Counter()
+        votes: dict[str, float] = {}
         top = sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:QUERY_TERMS]
         for term, weight in top:
             for story_id in self._postings.get(term, ()):
-                votes[story_id] += weight
+                votes[story_id] = votes.get(story_id, 0.0) + weight
         ranked = sorted(votes.items(), key=lambda item: (-item[1], item[0]))
         return [story_id for story_id, _ in ranked[: self.max_candidates]]
 

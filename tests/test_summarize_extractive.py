@@ -271,3 +271,11 @@ def test_a_syndicated_copy_published_first_still_links_to_its_original() -> None
     assert copy.id == 1
     assert copy.copy_of == wire.id == 2
     assert briefing.coverage.independent_reports == 3
+
+
+def test_a_quote_attributed_only_to_a_pronoun_is_a_weaker_key_point() -> None:
+    from bot.summarize.extractive import sentence_quality
+
+    anonymous = "“The government will not stand by while the main port stays shut,” she said."
+    named = "“The government will not stand by while the main port stays shut,” Elin Marsk said."
+    assert sentence_quality(anonymous) < sentence_quality(named)

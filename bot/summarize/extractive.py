@@ -52,6 +52,11 @@ _ANAPHORIC_START = re.compile(
     r"instead|then|there)\b",
     re.IGNORECASE,
 )
+# '..." she said.' / '..., they added.': a quote whose speaker is only a pronoun.
+_PRONOUN_ATTRIBUTION = re.compile(
+    r"[,\"”'’]\s*(?:he|she|they|it|we)\s+(?:said|says|added|told \w+|warned|insisted)\.?\s*$",
+    re.IGNORECASE,
+)
 _TERMINAL = re.compile(r"[.!][\"'”’)\]]*$")
 _LINK = re.compile(r"https?://|www\.|\S+@\S+\.\w")
 _TITLE_SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
@@ -63,7 +68,8 @@ def sentence_quality(sentence: str, *, relaxed: bool = False) -> float:
     Strict mode wants a complete declarative sentence of 8-55 words with balanced quotes;
     relaxed mode (used when a story has too few strict candidates) takes 5-80 words and no
     closing punctuation. Questions and links are never used. Sentences opening with a pronoun
-    or connective ("He said...", "But...") lean on context and score lower.
+    or connective ("He said...", "But...") lean on context and score lower, and a quote
+    attributed only to a pronoun ('..." she said.') lower still.
     """
     text = normalize_whitespace(sentence)
     count = len(text.split())
@@ -82,6 +88,8 @@ def sentence_quality(sentence: str, *, relaxed: bool = False) -> float:
             return 0.0
         if fold(text).count('"') % 2:
             return 0.0
+    if _PRONOUN_ATTRIBUTION.search(text):
+        return 0.5  # the reader cannot tell who is speaking
     return 0.8 if _ANAPHORIC_START.match(text.lstrip("\"'“‘(")) else 1.0
 
 

@@ -15,6 +15,7 @@ from bot.demo import demo_sources, demo_topics
 from bot.domain import Article
 from bot.errors import ConfigError
 from bot.pipeline import Pipeline, shift_articles
+from tests.fakes.http import FakeHTTPServer, Reply
 
 NOW = datetime(2026, 3, 11, 18, 0, tzinfo=UTC)
 
@@ -138,3 +139,47 @@ def test_times_without_a_zone_are_taken_as_utc(pipeline: Pipeline) -> None:
     report = pipeline.ingest_articles([naive])
     assert report.errors == []
     assert report.new_articles[0].published_at == datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+
+
+FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Harbour Ledger</title><link>https://ledger.example/</link>
+<description>News</description>
+<item><title>Ferry timetable changes for the spring season</title>
+<link>https://ledger.example/b</link><pubDate>Wed, 11 Mar 2026 10:00:00 GMT</pubDate>
+<description>The island ferry will run an extra evening crossing from April, the operator said on
+Wednesday, after a winter in which commuters complained about the last boat leaving at six.
+The new crossing leaves the harbour at nine and returns at ten, and fares stay the same. The
+operator said demand had grown by a fifth since the bridge closed for repairs last autumn, and
+that it would review the timetable again in June once the summer season has started. Island
+councillors welcomed the change but said a late boat on Fridays and Saturdays was still
+needed for people working evening shifts in the town's restaurants and the hospital. The
+operator said it was talking to the council about sharing the cost of such a service.
+</description></item></channel></rss>"""
+
+
+def test_feed_validators_are_kept_back_when_storing_fails(
+    pipeline: Pipeline, tmp_path: Path, http_server: FakeHTTPServer
+) -> None:
+    http_server.route(
+        "GET",
+        "/feed.xml",
+        Reply(200, FEED, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}),
+    )
+    with sqlite3.connect(tmp_path / "p.sqlite3") as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    gathered = asyncio.run(pipeline.gather([http_server.url("/feed.xml")]))
+    report = pipeline.ingest_articles(gathered.articles)
+    assert report.errors
+    # The next run must fetch the feed in full, not get a 304 and lose the item.
+    assert pipeline.repo.feed_state().get(http_server.url("/feed.xml")) is None
+    with sqlite3.connect(tmp_path / "p.sqlite3") as db:
+        db.execute("DROP TRIGGER refuse")
+    gathered = asyncio.run(pipeline.gather([http_server.url("/feed.xml")]))
+    assert "If-None-Match" not in http_server.requests[-1].headers
+    report = pipeline.ingest_articles(gathered.articles)
+    assert report.errors == []
+    assert len(report.new_articles) == 1
+    assert pipeline.repo.feed_state().get(http_server.url("/feed.xml")) == ('"v1"', None)

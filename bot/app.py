@@ -40,7 +40,9 @@ def resolve_mode(settings: Settings, force_llm: bool | None = None) -> BriefingM
 def build_briefer(settings: Settings, repo: Repository, mode: BriefingMode) -> StoryBriefer:
     """The briefer for ``mode``."""
     if mode is BriefingMode.LLM:
-        raise ConfigError("this build briefs without a model; run with --no-llm")
+        from bot.summarize.llm import LLMBriefer  # imported here: the openai SDK is heavy
+
+        return LLMBriefer.from_settings(settings, repo, fallback=ExtractiveBriefer())
     return ExtractiveBriefer()
 
 

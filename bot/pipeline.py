@@ -229,10 +229,18 @@ class Pipeline:
             self.briefer.brief_story(story, articles)
             for story, articles in self.select_stories(topic, since)
         ]
+        # A briefing is "llm" when the model wrote any of its stories (others may have
+        # fallen back to the extractive briefer); with no stories, the briefer's mode.
+        written = {story.mode for story in story_briefings}
+        mode = (
+            BriefingMode.LLM
+            if BriefingMode.LLM in written
+            else (BriefingMode.EXTRACTIVE if written else self.briefer.mode)
+        )
         return Briefing(
             topic=topic.name,
             generated_at=self.clock(),
-            mode=self.briefer.mode,
+            mode=mode,
             stories=story_briefings,
             errors=list(errors),
         )

@@ -3,7 +3,10 @@
 ``to_json_dict`` returns plain JSON-ready data matching ``briefing.schema.json`` (shipped in
 this package; ``briefing_schema()`` loads it). Times are ISO-8601 in UTC with a ``Z``
 suffix; key points cite sources by their number within the story. Beyond the contract each
-story carries ``summary``, ``notes`` and a human-readable ``coverage_line``.
+story carries ``summary``, ``notes`` and a human-readable ``coverage_line``; a story written
+by a model also carries ``verification`` (what citation checking changed: ``checked``,
+``removed``, ``added``, ``dropped``) and ``usage`` (tokens, estimated cost, ``cached``), and
+``disagreements`` / ``whats_new`` when it has any.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bot.domain import Briefing, SourceRef, StoryBriefing
+from bot.domain import Briefing, KeyPoint, SourceRef, StoryBriefing
 from bot.render.text import coverage_line
 
 SCHEMA_FILE = "briefing.schema.json"
@@ -41,7 +44,7 @@ def _source(source: SourceRef) -> dict[str, Any]:
 
 
 def _story(story: StoryBriefing) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "id": story.story_id,
         "title": story.title,
         "updated_at": iso(story.updated_at),
@@ -59,6 +62,30 @@ def _story(story: StoryBriefing) -> dict[str, Any]:
         "coverage_line": coverage_line(story.coverage),
         "notes": list(story.notes),
     }
+    if story.disagreements:
+        data["disagreements"] = [_point(point) for point in story.disagreements]
+    if story.whats_new:
+        data["whats_new"] = [_point(point) for point in story.whats_new]
+    if story.verification is not None:
+        check = story.verification
+        data["verification"] = {
+            "checked": check.checked,
+            "removed": [{"text": text, "source": source} for text, source in check.removed],
+            "added": [{"text": text, "source": source} for text, source in check.added],
+            "dropped": list(check.dropped),
+        }
+    if story.usage is not None:
+        data["usage"] = {
+            "prompt_tokens": story.usage.prompt_tokens,
+            "completion_tokens": story.usage.completion_tokens,
+            "cost_usd": round(story.usage.cost_usd, 8),
+            "cached": story.usage.cached,
+        }
+    return data
+
+
+def _point(point: KeyPoint) -> dict[str, Any]:
+    return {"text": point.text, "sources": sorted(set(point.sources))}
 
 
 def to_json_dict(briefing: Briefing) -> dict[str, Any]:

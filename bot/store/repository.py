@@ -96,6 +96,18 @@ class StoredBriefing:
     channel_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """Tokens and estimated cost of one saved briefing; ``channel`` is ``None`` for the terminal."""
+
+    generated_at: datetime
+    topic: str
+    channel: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
 class FeedState:
     """Conditional-GET validators kept in the store (the sources layer's ``FeedStateStore``)."""
 
@@ -391,6 +403,121 @@ class Repository:
                     set_={key: statement.excluded[key] for key in values if key != "url"},
                 )
             )
+
+    # ------------------------------------------------------------------ LLM briefings
+    def briefing_with_content(
+        self, story_id: str, key: str, *, mode: BriefingMode = BriefingMode.LLM
+    ) -> StoredBriefing | None:
+        """The newest saved ``mode`` briefing of a story whose ``content_key`` is ``key``,
+        from any channel (a briefing of unchanged articles can be reused anywhere)."""
+        with self._transaction(f"find a briefing of story {story_id} by content", write=False) as (
+            session
+        ):
+            row = session.scalar(
+                select(BriefingRow)
+                .where(
+                    BriefingRow.story_id == story_id,
+                    BriefingRow.content_key == key,
+                    BriefingRow.mode == str(mode),
+                )
+                .order_by(BriefingRow.generated_at.desc(), BriefingRow.id.desc())
+                .limit(1)
+            )
+            return _stored_briefing(row) if row is not None else None
+
+    def last_briefing_in_mode(
+        self, story_id: str, *, mode: BriefingMode = BriefingMode.LLM
+    ) -> StoredBriefing | None:
+        """The newest saved ``mode`` briefing of a story, from any channel."""
+        with self._transaction(f"read the last briefing of story {story_id}", write=False) as (
+            session
+        ):
+            row = session.scalar(
+                select(BriefingRow)
+                .where(BriefingRow.story_id == story_id, BriefingRow.mode == str(mode))
+                .order_by(BriefingRow.generated_at.desc(), BriefingRow.id.desc())
+                .limit(1)
+            )
+            return _stored_briefing(row) if row is not None else None
+
+    def tokens_since(
+        self, since: datetime, *, channel: Channel | None = None, every_channel: bool = False
+    ) -> tuple[int, datetime | None]:
+        """Prompt plus completion tokens of briefings generated since ``since`` and the newest
+        such ``generated_at``: in ``channel`` (``None`` = the terminal), or in every channel
+        with ``every_channel``."""
+        with self._transaction("add up the tokens spent", write=False) as session:
+            query = select(
+                func.coalesce(
+                    func.sum(
+                        func.coalesce(BriefingRow.prompt_tokens, 0)
+                        + func.coalesce(BriefingRow.completion_tokens, 0)
+                    ),
+                    0,
+                ),
+                func.max(BriefingRow.generated_at),
+            ).where(BriefingRow.generated_at >= since)
+            if not every_channel:
+                if channel is None:
+                    query = query.where(BriefingRow.channel_id.is_(None))
+                else:
+                    channel_id = session.scalar(
+                        select(ChannelRow.id).where(
+                            ChannelRow.platform == str(channel.platform),
+                            ChannelRow.external_id == channel.external_id,
+                        )
+                    )
+                    if channel_id is None:
+                        return 0, None
+                    query = query.where(BriefingRow.channel_id == channel_id)
+            total, newest = session.execute(query).one()
+            return int(total or 0), newest
+
+    def usage_records(self, since: datetime | None = None) -> list[UsageRecord]:
+        """Tokens and cost of every saved briefing that used (or reused) a model, oldest first."""
+        with self._transaction("read token usage", write=False) as session:
+            query = (
+                select(
+                    BriefingRow.generated_at,
+                    BriefingRow.topic,
+                    ChannelRow.platform,
+                    ChannelRow.external_id,
+                    ChannelRow.name,
+                    BriefingRow.prompt_tokens,
+                    BriefingRow.completion_tokens,
+                    BriefingRow.cost_usd,
+                )
+                .outerjoin(ChannelRow, ChannelRow.id == BriefingRow.channel_id)
+                .where(BriefingRow.prompt_tokens.is_not(None))
+                .order_by(BriefingRow.generated_at, BriefingRow.id)
+            )
+            if since is not None:
+                query = query.where(BriefingRow.generated_at >= since)
+            records: list[UsageRecord] = []
+            for (
+                when,
+                topic,
+                platform,
+                external_id,
+                name,
+                prompt,
+                completion,
+                cost,
+            ) in session.execute(query):
+                label = None
+                if platform is not None:
+                    label = f"{platform}:{name or external_id}"
+                records.append(
+                    UsageRecord(
+                        generated_at=when,
+                        topic=topic,
+                        channel=label,
+                        prompt_tokens=prompt or 0,
+                        completion_tokens=completion or 0,
+                        cost_usd=cost or 0.0,
+                    )
+                )
+            return records
 
 
 # ---------------------------------------------------------------------- helpers

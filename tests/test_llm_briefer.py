@@ -1,0 +1,196 @@
+"""The LLM briefer end to end: the ``briefbot brief`` command, a real feed on a local server,
+and a fake OpenAI-compatible server (``OPENAI_BASE_URL``) driven through the real SDK.
+
+The news fixtures are described in ``tests/fixtures/e2e/README.md``; the scripted models in
+``tests/fakes/llm_briefer.py``. Assertions are on the JSON contract and on the requests that
+went over the wire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+import stamina
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.render.json import briefing_schema
+from tests.fakes.http import FakeHTTPServer
+from tests.fakes.llm_briefer import (
+    copied_points,
+    failing_for,
+    faithful_writer,
+    misciting_writer,
+    passages,
+    serve_news_site,
+)
+from tests.fakes.openai_server import (
+    DROP,
+    Completion,
+    FakeOpenAI,
+    context_length_exceeded,
+    rate_limited,
+    refusal,
+    server_error,
+    truncated,
+)
+
+EVER = "36500d"
+GROUNDING = "ship aground"
+WIRE = "carrying about 3,800 containers"  # in the wire copies' lead: the grounding story
+
+
+@pytest.fixture(autouse=True)
+def no_retry_sleeps() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    monkeypatch.setenv("BRIEFBOT_LLM_TIMEOUT", "1")
+    monkeypatch.setenv("BRIEFBOT_LLM_MAX_RETRIES", "1")
+
+
+@pytest.fixture
+def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
+    return serve_news_site(http_server)
+
+
+@pytest.fixture
+def model(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    return openai_server
+
+
+def brief(site: FakeHTTPServer, *extra: str, topic: str = GROUNDING) -> dict[str, Any]:
+    result = CliRunner().invoke(
+        app,
+        ["brief", topic, "--source", site.url("/feed.xml"), "--since", EVER, "-f", "json", *extra],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    jsonschema.validate(data, briefing_schema())
+    return data
+
+
+def grounding(data: dict[str, Any]) -> dict[str, Any]:
+    stories = [s for s in data["stories"] if any("aground" in x["url"] for x in s["sources"])]
+    assert len(stories) == 1, [s["title"] for s in data["stories"]]
+    story: dict[str, Any] = stories[0]
+    return story
+
+
+def test_model_briefing_is_llm_mode_and_every_citation_is_verified(
+    news_site: FakeHTTPServer, model: FakeOpenAI
+) -> None:
+    model.script(*[faithful_writer] * 3)
+    data = brief(news_site)
+    assert data["mode"] == "llm"
+    story = grounding(data)
+    assert story["verification"]["removed"] == []
+    assert story["verification"]["checked"] >= len(story["key_points"]) >= 2
+    assert story["usage"]["prompt_tokens"] > 0
+    assert story["usage"]["cached"] is False
+    sent = next(b for b in model.bodies if WIRE in b["messages"][-1]["content"])
+    assert sent["response_format"]["type"] == "json_schema"
+    # What the model wrote is what the briefing says, with its citations mapped back.
+    written = {text for text, _ in copied_points(sent)}
+    assert {p["text"] for p in story["key_points"]} <= written
+
+
+def test_wire_copies_go_into_the_prompt_once_and_citations_reach_every_copy(
+    news_site: FakeHTTPServer, model: FakeOpenAI
+) -> None:
+    model.script(*[faithful_writer] * 3)
+    story = grounding(brief(news_site))
+    body = next(b for b in model.bodies if WIRE in b["messages"][-1]["content"])
+    sent = passages(body)
+    copies = {s["id"] for s in story["sources"] if "Meridian Wire" in s["origins"]}
+    assert len(copies) == 3
+    wire_passages = [p for p in sent if {p.id, *p.also} & copies]
+    assert len(wire_passages) == 1
+    assert {wire_passages[0].id, *wire_passages[0].also} == copies
+    # A fact all three copies carry, cited by the model as the wire passage only, cites them all.
+    wire_point = next(p for p in story["key_points"] if WIRE in p["text"])
+    assert copies <= set(wire_point["sources"])
+
+
+def test_citation_of_an_unsupporting_source_is_removed_and_shown(
+    news_site: FakeHTTPServer, model: FakeOpenAI
+) -> None:
+    model.script(*[misciting_writer] * 3)
+    story = grounding(brief(news_site))
+    removed = story["verification"]["removed"]
+    assert removed, story["verification"]
+    for text, source in removed:
+        point = next((p for p in story["key_points"] if p["text"] == text), None)
+        assert point is None or source not in point["sources"]
+
+
+def test_without_key_or_base_url_the_briefing_is_extractive(news_site: FakeHTTPServer) -> None:
+    data = brief(news_site)
+    assert data["mode"] == "extractive"
+    assert "verification" not in grounding(data) or grounding(data)["verification"] is None
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        pytest.param([rate_limited(retry_after="0")] * 2, "rate limiting", id="429"),
+        pytest.param([server_error(503)] * 2, "HTTP 503", id="5xx"),
+        pytest.param([Completion("{}", delay=2.5)] * 2, "no reply within", id="timeout"),
+        pytest.param([truncated('{"headline": "Ship agr')], "cut off", id="truncated"),
+        pytest.param([f"not json: {WIRE}", "still { not json"], "not valid", id="invalid-json"),
+        pytest.param([refusal()], "declined", id="refusal"),
+        pytest.param([context_length_exceeded()], "too long", id="context-length"),
+        pytest.param([DROP, DROP], "", id="dropped-connection"),
+    ],
+)
+def test_each_model_failure_falls_back_to_extractive_with_a_note(
+    news_site: FakeHTTPServer, model: FakeOpenAI, failure: list[Any], cause: str
+) -> None:
+    model.script(*[failing_for(WIRE, failure)] * (3 + len(failure)))
+    data = brief(news_site)
+    story = grounding(data)
+    note = next(n for n in story["notes"] if n.startswith("Written without the model"))
+    assert cause.lower() in note.lower()
+    assert story["key_points"]
+    # The other stories still got the model's briefing.
+    assert data["mode"] == "llm"
+
+
+def test_connection_refused_falls_back_for_every_story(
+    news_site: FakeHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = FakeOpenAI().start()
+    base_url = dead.base_url
+    dead.stop()
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+    data = brief(news_site)
+    assert data["mode"] == "extractive"
+    for story in data["stories"]:
+        assert any("connection refused" in n.lower() for n in story["notes"])
+
+
+def test_second_identical_run_reuses_the_briefing_without_a_request(
+    news_site: FakeHTTPServer, model: FakeOpenAI
+) -> None:
+    model.script(*[faithful_writer] * 3)
+    first = grounding(brief(news_site))
+    requests = len(model.requests)
+    second = grounding(brief(news_site))
+    assert len(model.requests) == requests
+    assert second["key_points"] == first["key_points"]
+    assert second["usage"] == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "cached": True,
+    }

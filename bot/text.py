@@ -67,12 +67,21 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+@lru_cache(maxsize=1)
+def _fold_table() -> dict[int, str | None]:
+    """``str.translate`` table: combining marks removed, curly quotes made straight."""
+    table: dict[int, str | None] = {
+        code: None for code in range(0x300, 0x20000) if unicodedata.combining(chr(code))
+    }
+    table.update({ord("’"): "'", ord("‘"): "'", ord("“"): '"', ord("”"): '"'})
+    return table
+
+
 def fold(text: str) -> str:
-    """Lower-case, strip accents and unify quotes/dashes, for comparisons."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return text.lower()
+    """Lower-case, strip accents and unify quotes, for comparisons."""
+    if text.isascii():  # the common case, and nothing to decompose
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(_fold_table()).lower()
 
 
 def words(text: str) -> list[str]:
@@ -152,7 +161,12 @@ def shingles(text: str, size: int = 5) -> set[str]:
 
 def text_hash(text: str) -> str:
     """SHA-256 of the folded, whitespace-normalised text: equal for exact copies."""
-    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
+    return words_hash(words(text))
+
+
+def words_hash(tokens: list[str]) -> str:
+    """``text_hash`` of a text whose ``words`` are ``tokens``."""
+    return hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
 
 
 def sentence_key(sentence: str) -> str:

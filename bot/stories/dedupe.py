@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from bot.text import sentence_key, split_sentences, text_hash, words
+from bot.text import sentence_key, split_sentences, words, words_hash
 
 SHINGLE = 5
 NUM_PERM = 64
@@ -107,7 +107,9 @@ class DuplicateIndex:
         self._by_key_hash: dict[int, str] = {}
         self._sentences: defaultdict[str, list[int]] = defaultdict(list)
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-        self._minhash_template = MinHash(num_perm=NUM_PERM, seed=7)
+        # Shingles are already 32-bit hashes: MinHash only permutes them.
+        self._minhash_template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=_as_int)
+        self._last: tuple[str, str, _Doc] | None = None  # ``find`` then ``add`` of one text
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -115,13 +117,18 @@ class DuplicateIndex:
     def _minhash(self, shingles: np.ndarray) -> MinHash:
         minhash = self._minhash_template.copy()
         if len(shingles):
-            minhash.update_batch([int(h).to_bytes(4, "little") for h in shingles])
+            minhash.update_batch(shingles.tolist())
         return minhash
 
     def _prepare(self, text: str) -> tuple[str, _Doc]:
+        if self._last is not None and self._last[0] == text:
+            return self._last[1], self._last[2]
         sentences, n_sentences = _sentence_keys(text)
-        shingles = _shingle_hashes(words(text))
-        return text_hash(text), _Doc(shingles, sentences, n_sentences, _quote_keys(text))
+        tokens = words(text)
+        doc = _Doc(_shingle_hashes(tokens), sentences, n_sentences, _quote_keys(text))
+        digest = words_hash(tokens)
+        self._last = (text, digest, doc)
+        return digest, doc
 
     def find(self, text: str) -> DuplicateMatch | None:
         """The best earlier text this one copies, or ``None``."""
@@ -196,6 +203,10 @@ class DuplicateIndex:
                     del self._sentences[sentence]
         if key in self._lsh:
             self._lsh.remove(key)
+
+
+def _as_int(value: int) -> int:
+    return value
 
 
 def _containment(a: np.ndarray, b: np.ndarray) -> float:

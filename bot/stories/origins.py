@@ -77,6 +77,15 @@ _REUTERS_SIGNOFF = re.compile(
     r"\bReporting by [^;\n]{2,120};\s*(?:Additional reporting|Editing) by"
 )
 
+# Each pattern with the lower-case words one of which any match must contain.
+_CUED_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_ACCORDING, ("according to",)),
+    (_REPORTED, ("reported",)),
+    (_CONTRIBUTED, ("contributed",)),
+    (_WITH_REPORTING, ("reporting",)),
+    (_COPYRIGHT, ("copyright", "©")),
+)
+
 # Words that look like an agency in parentheses but are not one: "(pictured)", "(AFP photo)"
 _NOT_AGENCIES = frozenset({"pictured", "file", "photo", "video", "updated", "corrected", "ret"})
 
@@ -95,18 +104,22 @@ def wire_origins(text: str) -> tuple[str, ...]:
         if name and name.lower() not in _NOT_AGENCIES:
             found.append((position, canonical_wire(name)))
 
-    for match in _DATELINE.finditer(text):
-        add(match.start(1), match.group(1))
-    for pattern in (_ACCORDING, _REPORTED, _CONTRIBUTED, _WITH_REPORTING, _COPYRIGHT):
-        for match in pattern.finditer(text):
+    lowered = text.lower()
+    if "(" in text:
+        for match in _DATELINE.finditer(text):
             add(match.start(1), match.group(1))
+    for pattern, cue in _CUED_PATTERNS:
+        if any(word in lowered for word in cue):  # a cheap test spares most texts the regex
+            for match in pattern.finditer(text):
+                add(match.start(1), match.group(1))
     for match in _SOURCES.finditer(text):
         for offset, part in enumerate(re.split(r",|;|\band\b|/", match.group(1))):
             name = part.strip(" .")
             if name.lower() in KNOWN_WIRES:
                 add(match.start(1) + offset, name)
-    for match in _REUTERS_SIGNOFF.finditer(text):
-        add(match.start(), "Reuters")
+    if "reporting by" in lowered:
+        for match in _REUTERS_SIGNOFF.finditer(text):
+            add(match.start(), "Reuters")
     ordered: list[str] = []
     for _, name in sorted(found):
         if name not in ordered:

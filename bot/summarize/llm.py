@@ -207,14 +207,15 @@ class LLMBriefer:
             common["previous_points"] = format_key_points(points)
             common["previous_date"] = format_date(previous.stored.generated_at)
             empty = self.prompts.update.render(sources="", source_count=0, **common)
-        room = self.prompt_token_budget - count_message_tokens(empty)
+        overhead = count_message_tokens(empty)
+        room = self.prompt_token_budget - overhead
         if room <= 0:
             raise SummarizerError(
                 f"the prompt alone exceeds BRIEFBOT_PROMPT_TOKEN_BUDGET "
                 f"({self.prompt_token_budget} tokens)"
             )
         if previous is None:
-            chosen = select_passages(sources, by_source, room)
+            chosen = select_passages(sources, by_source, room, overhead_tokens=overhead)
             messages = self.prompts.briefing.render(
                 sources=chosen.text, source_count=chosen.passage_count, **common
             )
@@ -229,6 +230,7 @@ class LLMBriefer:
                 room,
                 only=new_ids,
                 exclude_sentences=[s for text in old_text for s in source_sentences(text)],
+                overhead_tokens=overhead,
             )
             messages = self.prompts.update.render(
                 sources=chosen.text, source_count=chosen.passage_count, **common

@@ -12,9 +12,11 @@ tail of an article is background. ``select_passages`` builds the ``sources`` blo
 2. Every sentence is scored like the extractive briefer scores key points: the share of
    independent reports that carry it (sentence alignment), how central its words are to the
    story (terms weighted by how many reports use them), and how early it comes.
-3. Sentences are taken best first, skipping near-repeats of a sentence already taken (the
-   citation verifier still credits every report that carries a fact), until the passage
-   budget is spent: ``min(budget_tokens, max(min_tokens, share * naive tokens))``.
+3. Sentences two or more independent reports carry are taken first, best first, within the
+   whole ``budget_tokens``; then the others, best first, until the passage budget is spent
+   (``passage_budget``: the whole prompt within ``share`` of the naive prompt, with at least
+   ``min_single_tokens`` for them). Near-repeats of a sentence already taken are skipped
+   (the citation verifier still credits every report that carries a fact).
 4. Chosen sentences are put back in article order inside their report's passage.
 
 Everything is deterministic and offline.
@@ -35,13 +37,14 @@ from bot.summarize.prompts import SourcePassage, format_sources
 from bot.summarize.tokens import count_tokens
 from bot.text import normalize_whitespace, sentence_key
 
-DEFAULT_SHARE = 0.25  # of the naive prompt's source tokens
+DEFAULT_SHARE = 0.25  # of the naive prompt (instructions plus every article in full)
 DEFAULT_MIN_TOKENS = 350  # small stories still get enough text to write a briefing from
+DEFAULT_MIN_SINGLE_TOKENS = 150  # room for sentences one report carries, whatever the share
 _REPEAT = 0.6  # a sentence this similar to one already taken adds nothing new
 _COPY_REPEAT = 0.8  # a copy's sentence this similar to its report's text is the same sentence
 _SUPPORT_WEIGHT, _CENTRAL_WEIGHT, _LEAD_WEIGHT = 0.5, 0.35, 0.15
 _LEAD_SPAN = 8
-_MAX_ALIGNED = 300  # sentences aligned across reports, chosen by centrality and position
+_MAX_ALIGNED = 1200  # sentences aligned across reports, chosen by centrality and position
 _TAG_OVERHEAD = 40  # tokens of one passage's <source ...> tag and closing line
 
 
@@ -80,7 +83,8 @@ class Report:
     """One independent report of a story: its source ids (first = the passage's id) and text."""
 
     ids: tuple[int, ...]
-    sentences: tuple[str, ...]
+    sentences: tuple[str, ...]  # to send: none sent already by an earlier report or briefing
+    carried: tuple[str, ...] = ()  # everything the report says (what other reports align to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +153,12 @@ def group_reports(
     for root in sorted(members):
         indices = sorted(members[root], key=lambda i: (not articles[i].full_text, i))
         kept: list[str] = []
+        carried: list[str] = []
         for index in indices:
             for sentence in source_sentences(articles[index].text):
                 key = sentence_key(sentence)
+                if index == indices[0]:
+                    carried.append(normalize_whitespace(sentence))
                 if not key or key in seen_keys:
                     continue
                 if index != indices[0] and any(
@@ -161,7 +168,7 @@ def group_reports(
                 seen_keys.add(key)
                 kept.append(normalize_whitespace(sentence))
         ids = tuple(ordered[i].id for i in indices)
-        reports.append(Report(ids=ids, sentences=tuple(kept)))
+        reports.append(Report(ids=ids, sentences=tuple(kept), carried=tuple(carried)))
     return reports
 
 
@@ -172,6 +179,7 @@ class _Candidate:
     text: str
     tokens: int
     score: float
+    carriers: int  # independent reports that carry the sentence (by sentence alignment)
 
 
 def _candidates(reports: Sequence[Report]) -> list[_Candidate]:
@@ -199,25 +207,30 @@ def _candidates(reports: Sequence[Report]) -> list[_Candidate]:
 
     raw.sort(key=lambda item: (-round(prescore(item), 9), item[0], item[1]))
     aligned = raw[:_MAX_ALIGNED]
-    share: dict[tuple[int, int], float] = {}
+    carried: dict[tuple[int, int], int] = {}
     if len(reports) > 1 and aligned:
         alignment = Alignment(
             [
-                Article(url=f"report:{n}", title="", text=" ".join(r.sentences), outlet="")
+                Article(
+                    url=f"report:{n}", title="", text=" ".join(r.carried or r.sentences), outlet=""
+                )
                 for n, r in enumerate(reports)
             ]
         )
         alignment.prepare(s for _, _, s, _ in aligned)
         for r, i, s, _ in aligned:
-            carriers = set(alignment.supporters(s)) | {r}
-            share[(r, i)] = len(carriers) / len(reports)
+            carried[(r, i)] = len(set(alignment.supporters(s)) | {r})
     found = [
         _Candidate(
             r,
             i,
             s,
             count_tokens(s) + 1,
-            round(prescore((r, i, s, c)) + _SUPPORT_WEIGHT * share.get((r, i), 0.0), 9),
+            round(
+                prescore((r, i, s, c)) + _SUPPORT_WEIGHT * carried.get((r, i), 1) / len(reports),
+                9,
+            ),
+            carried.get((r, i), 1),
         )
         for r, i, s, c in raw
     ]
@@ -231,9 +244,13 @@ def passage_budget(
     *,
     share: float = DEFAULT_SHARE,
     min_tokens: int = DEFAULT_MIN_TOKENS,
+    overhead_tokens: int = 0,
 ) -> int:
-    """Tokens the passages may use: a share of the naive size, never above ``budget_tokens``."""
-    return max(0, min(budget_tokens, max(min_tokens, math.ceil(share * naive_tokens))))
+    """Tokens the passages may use: the whole prompt (``overhead_tokens`` of instructions plus
+    the passages) within ``share`` of the naive prompt (the instructions plus every article in
+    full), but at least ``min_tokens`` and never above ``budget_tokens``."""
+    shared = math.ceil(share * (naive_tokens + overhead_tokens)) - overhead_tokens
+    return max(0, min(budget_tokens, max(min_tokens, shared)))
 
 
 def select_passages(
@@ -245,11 +262,15 @@ def select_passages(
     exclude_sentences: Iterable[str] = (),
     share: float = DEFAULT_SHARE,
     min_tokens: int = DEFAULT_MIN_TOKENS,
+    overhead_tokens: int = 0,
+    min_single_tokens: int = DEFAULT_MIN_SINGLE_TOKENS,
 ) -> PromptSources:
     """The ``sources`` block for a prompt about these sources, within ``budget_tokens``.
 
     ``only`` restricts the passages to those source ids (an update sends only new sources);
-    ``exclude_sentences`` are sentences already sent before (compared by ``sentence_key``).
+    ``exclude_sentences`` are sentences already sent before (compared by ``sentence_key``);
+    ``overhead_tokens`` is the size of the rest of the prompt (see ``passage_budget``);
+    sentences only one report carries get at least ``min_single_tokens`` after the shared ones.
     """
     wanted = set(only) if only is not None else None
     chosen_sources = [s for s in sources if wanted is None or s.id in wanted]
@@ -260,12 +281,25 @@ def select_passages(
         exclude={sentence_key(s) for s in exclude_sentences},
     )
     reports = [r for r in reports if r.sentences]
-    limit = passage_budget(naive_tokens, budget_tokens, share=share, min_tokens=min_tokens)
+    limit = passage_budget(
+        naive_tokens,
+        budget_tokens,
+        share=share,
+        min_tokens=min_tokens,
+        overhead_tokens=overhead_tokens,
+    )
     spent = _TAG_OVERHEAD * len(reports)
     taken: dict[int, list[tuple[int, str]]] = {}
     picked: list[str] = []
-    for candidate in _candidates(reports):
-        if spent + candidate.tokens > limit:
+    # Sentences two or more independent reports carry come first and may use the whole
+    # budget; the rest fill what is left of the share, and always get a little room (a
+    # wire's lead or a claim only one outlet makes matters as much as a shared sentence).
+    ranked = sorted(_candidates(reports), key=lambda c: (c.carriers < 2, -c.score))
+    cap = budget_tokens
+    for candidate in ranked:
+        if candidate.carriers < 2 and cap == budget_tokens:
+            cap = min(budget_tokens, spent + max(limit - spent, min_single_tokens))
+        if spent + candidate.tokens > cap:
             continue
         if any(sentence_similarity(candidate.text, other) >= _REPEAT for other in picked):
             continue

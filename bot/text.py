@@ -171,4 +171,9 @@ def words_hash(tokens: list[str]) -> str:
 
 def sentence_key(sentence: str) -> str:
     """A short hash identifying a sentence regardless of case, accents and punctuation."""
-    return hashlib.blake2b(" ".join(words(sentence)).encode("utf-8"), digest_size=8).hexdigest()
+    return words_key(words(sentence))
+
+
+def words_key(tokens: list[str]) -> str:
+    """``sentence_key`` of a sentence whose ``words`` are ``tokens``."""
+    return hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=8).hexdigest()

@@ -28,15 +28,14 @@ same people.
 from __future__ import annotations
 
 import re
-import zlib
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHashLSH
 
-from bot.text import sentence_key, split_sentences, words, words_hash
+from bot.text import sentence_key, split_sentences, words, words_hash, words_key
 
 SHINGLE = 5
 NUM_PERM = 64
@@ -67,6 +66,12 @@ class _Doc:
     sentences: frozenset[str]
     n_sentences: int
     quotes: frozenset[str]
+    _sketch: LeanMinHash | None = None
+
+    def minhash(self) -> LeanMinHash:
+        if self._sketch is None:
+            self._sketch = _minhash(self.shingles)
+        return self._sketch
 
 
 _QUOTE = re.compile(r"[“\"]([^”\"]{20,400})[”\"]")
@@ -80,21 +85,52 @@ def _quote_keys(text: str) -> frozenset[str]:
     )
 
 
+_GRAM_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: mixes word hashes into gram hashes
+_CHAR_POWERS = np.cumprod(np.full(64, 0x100000001B3, dtype=np.uint64), dtype=np.uint64)
+
+
+def _word_hashes(tokens: list[str]) -> np.ndarray:
+    """A 64-bit polynomial hash of each token's code points (the first 64), vectorised."""
+    cells = np.array([t[:64] for t in tokens])  # fixed-width UTF-32, zero-padded
+    codes = cells.view(np.uint32).reshape(len(tokens), -1).astype(np.uint64)
+    return codes @ _CHAR_POWERS[: codes.shape[1]]
+
+
 def _shingle_hashes(tokens: list[str]) -> np.ndarray:
-    if len(tokens) < SHINGLE:
-        grams = [" ".join(tokens)] if tokens else []
-    else:
-        grams = [" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)]
-    hashes = np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint32, count=len(grams))
-    return np.unique(hashes)
+    """Sorted unique 32-bit hashes of the word ``SHINGLE``-grams (one gram for short texts)."""
+    if not tokens:
+        return np.empty(0, dtype=np.uint32)
+    word = _word_hashes(tokens)
+    size = min(SHINGLE, len(word))
+    grams = np.zeros(len(word) - size + 1, dtype=np.uint64)
+    for offset in range(size):  # a polynomial rolling hash, wrapping at 2**64
+        grams = grams * _GRAM_MULTIPLIER + word[offset : offset + len(grams)]
+    grams ^= grams >> np.uint64(29)
+    return np.unique((grams >> np.uint64(32)).astype(np.uint32))
 
 
-def _sentence_keys(text: str) -> tuple[frozenset[str], int]:
-    keys = []
+# MinHash permutations by multiply-shift hashing: h(x) = (a * x + b) mod 2**64, top 32 bits,
+# with a odd (a universal family on the 32-bit shingle hashes).
+_PERMUTATIONS = np.random.default_rng(7).integers(0, 1 << 63, size=(2, NUM_PERM), dtype=np.uint64)
+_PERMUTATIONS[0] |= np.uint64(1)
+
+
+def _minhash(shingles: np.ndarray) -> LeanMinHash:
+    mixed = shingles.astype(np.uint64)[:, None] * _PERMUTATIONS[0] + _PERMUTATIONS[1]
+    return LeanMinHash(seed=7, hashvalues=(mixed >> np.uint64(32)).min(axis=0), scheme="legacy")
+
+
+def _sentences(text: str) -> tuple[list[str], frozenset[str], int]:
+    """The text's words, and the keys and number of its sentences of ``MIN_SENTENCE_WORDS``
+    or more (one pass: a text's words are its sentences' words in order)."""
+    tokens: list[str] = []
+    keys: list[str] = []
     for sentence in split_sentences(text):
+        found = words(sentence)
+        tokens.extend(found)
         if len(sentence.split()) >= MIN_SENTENCE_WORDS:
-            keys.append(sentence_key(sentence))
-    return frozenset(keys), len(keys)
+            keys.append(words_key(found))
+    return tokens, frozenset(keys), len(keys)
 
 
 class DuplicateIndex:
@@ -107,26 +143,17 @@ class DuplicateIndex:
         self._by_key_hash: dict[int, str] = {}
         self._sentences: defaultdict[str, list[int]] = defaultdict(list)
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-        # Shingles are already 32-bit hashes: MinHash only permutes them.
-        self._minhash_template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=_as_int)
         self._last: tuple[str, str, _Doc] | None = None  # ``find`` then ``add`` of one text
 
     def __len__(self) -> int:
         return len(self._docs)
 
-    def _minhash(self, shingles: np.ndarray) -> MinHash:
-        minhash = self._minhash_template.copy()
-        if len(shingles):
-            minhash.update_batch(shingles.tolist())
-        return minhash
-
     def _prepare(self, text: str) -> tuple[str, _Doc]:
         if self._last is not None and self._last[0] == text:
             return self._last[1], self._last[2]
-        sentences, n_sentences = _sentence_keys(text)
-        tokens = words(text)
+        tokens, sentences, n_sentences = _sentences(text)
         doc = _Doc(_shingle_hashes(tokens), sentences, n_sentences, _quote_keys(text))
-        digest = words_hash(tokens)
+        digest = words_hash(tokens)  # = text_hash(text)
         self._last = (text, digest, doc)
         return digest, doc
 
@@ -148,7 +175,7 @@ class DuplicateIndex:
                 for posted in postings:
                     candidates.setdefault(posted, 0)
         if len(doc.shingles) >= MIN_SHINGLES:
-            for found in self._lsh.query(self._minhash(doc.shingles)):
+            for found in self._lsh.query(doc.minhash()):
                 candidates.setdefault(int(found), 0)
         best: DuplicateMatch | None = None
         ranked = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))
@@ -184,7 +211,7 @@ class DuplicateIndex:
         for sentence in doc.sentences | doc.quotes:
             self._sentences[sentence].append(key)
         if len(doc.shingles) >= MIN_SHINGLES:
-            self._lsh.insert(key, self._minhash(doc.shingles), check_duplication=False)
+            self._lsh.insert(key, doc.minhash(), check_duplication=False)
         while len(self._docs) > self.capacity:
             self.remove(next(iter(self._docs)))
 
@@ -203,10 +230,6 @@ class DuplicateIndex:
                     del self._sentences[sentence]
         if key in self._lsh:
             self._lsh.remove(key)
-
-
-def _as_int(value: int) -> int:
-    return value
 
 
 def _containment(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,6 +6,7 @@ import pytest
 
 from bot.summarize.align import (
     SUPPORT_THRESHOLD,
+    SentenceSet,
     align,
     best_support,
     is_boilerplate,
@@ -296,3 +297,27 @@ def test_align_puts_every_sentence_in_exactly_one_group_with_one_sentence_per_ar
     assert len(refs) == sum(len(source_sentences(a.text)) for a in articles)
     for group in groups:
         assert len(group.articles) == len(set(group.articles))
+
+
+def test_sentence_set_finds_exactly_the_repeats_a_pairwise_check_finds() -> None:
+    sentences = [
+        "Dockworkers at the Port of Halvern extended their strike into a third day on Wednesday.",
+        "The strike at the Port of Halvern went into a third day on Wednesday, dockworkers said.",
+        "The union says 1,400 members have walked out over automation plans.",
+        "About 1,400 union members walked out over the automation plans, the union said.",
+        "Some 1,200 union members walked out over the automation plans, the union said.",
+        "Transport Minister Elin Marsk named a mediator on Thursday.",
+        "Elin Marsk, the transport minister, did not name a mediator on Thursday.",
+        "Ships are waiting at anchor outside the port.",
+        "Talks broke down.",
+        "“We will not accept this,” he said.",
+    ]
+    kept = SentenceSet()
+    for sentence in sentences[:5]:
+        kept.add(sentence)
+    for threshold in (0.3, 0.6, 0.8):
+        for sentence in sentences:
+            pairwise = any(sentence_similarity(sentence, k) >= threshold for k in sentences[:5])
+            assert kept.repeats(sentence, threshold) is pairwise, (sentence, threshold)
+    assert kept.repeats(sentences[1], 0.6)  # a retelling of a kept sentence
+    assert not kept.repeats(sentences[7], 0.6)

@@ -590,6 +590,43 @@ def sentence_similarity(a: str, b: str) -> float:
     return _profile_similarity(profile(a), profile(b))
 
 
+class SentenceSet:
+    """Sentences kept so far, indexed by term, to ask whether a new one repeats any of them
+    (``sentence_similarity`` ≥ a threshold) without comparing it with every one.
+
+    The similarity is a harmonic mean of two coverages, so it reaches ``threshold`` only when
+    each coverage reaches ``threshold / 2``; a kept sentence whose shared terms cannot give the
+    new one that coverage is skipped. The answer is the same as checking every pair."""
+
+    def __init__(self) -> None:
+        self.sentences: list[str] = []
+        self._by_term: dict[str, list[int]] = {}
+
+    def add(self, sentence: str) -> None:
+        number = len(self.sentences)
+        self.sentences.append(sentence)
+        for term in profile(sentence).weights:
+            self._by_term.setdefault(term, []).append(number)
+
+    def repeats(self, sentence: str, threshold: float) -> bool:
+        """True when a kept sentence is at least ``threshold`` similar to ``sentence``."""
+        claim = profile(sentence)
+        total = claim.total
+        if total == 0:
+            return any(sentence_similarity(sentence, kept) >= threshold for kept in self.sentences)
+        shared: dict[int, float] = {}
+        for term, weight in claim.weights.items():
+            for number in self._by_term.get(term, ()):
+                shared[number] = shared.get(number, 0.0) + weight
+        reach = _NUMBER_WEIGHT * len(claim.numbers)
+        need = threshold / 2 * total - 1e-9
+        return any(
+            weight + reach >= need
+            and _profile_similarity(claim, profile(self.sentences[number])) >= threshold
+            for number, weight in sorted(shared.items())
+        )
+
+
 # --------------------------------------------------------------------------- sources
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.domain import Article, SourceRef
-from bot.summarize.align import Alignment, sentence_similarity, source_sentences, terms
+from bot.summarize.align import Alignment, SentenceSet, source_sentences, terms
 from bot.summarize.coverage import independent_roots
 from bot.summarize.prompts import SourcePassage, format_sources
 from bot.summarize.tokens import count_tokens
@@ -153,6 +153,7 @@ def group_reports(
     for root in sorted(members):
         indices = sorted(members[root], key=lambda i: (not articles[i].full_text, i))
         kept: list[str] = []
+        kept_set = SentenceSet()
         carried: list[str] = []
         for index in indices:
             for sentence in source_sentences(articles[index].text):
@@ -161,12 +162,11 @@ def group_reports(
                     carried.append(normalize_whitespace(sentence))
                 if not key or key in seen_keys:
                     continue
-                if index != indices[0] and any(
-                    sentence_similarity(sentence, other) >= _COPY_REPEAT for other in kept
-                ):
+                if index != indices[0] and kept_set.repeats(sentence, _COPY_REPEAT):
                     continue
                 seen_keys.add(key)
                 kept.append(normalize_whitespace(sentence))
+                kept_set.add(kept[-1])
         ids = tuple(ordered[i].id for i in indices)
         reports.append(Report(ids=ids, sentences=tuple(kept), carried=tuple(carried)))
     return reports
@@ -290,7 +290,7 @@ def select_passages(
     )
     spent = _TAG_OVERHEAD * len(reports)
     taken: dict[int, list[tuple[int, str]]] = {}
-    picked: list[str] = []
+    picked = SentenceSet()
     # Sentences two or more independent reports carry come first and may use the whole
     # budget; the rest fill what is left of the share, and always get a little room (a
     # wire's lead or a claim only one outlet makes matters as much as a shared sentence).
@@ -301,9 +301,9 @@ def select_passages(
             cap = min(budget_tokens, spent + max(limit - spent, min_single_tokens))
         if spent + candidate.tokens > cap:
             continue
-        if any(sentence_similarity(candidate.text, other) >= _REPEAT for other in picked):
+        if picked.repeats(candidate.text, _REPEAT):
             continue
-        picked.append(candidate.text)
+        picked.add(candidate.text)
         taken.setdefault(candidate.report, []).append((candidate.index, candidate.text))
         spent += candidate.tokens
     by_id = {ref.id: ref for ref in chosen_sources}

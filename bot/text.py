@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 STOPWORDS: frozenset[str] = frozenset(
@@ -159,9 +160,30 @@ def shingles(text: str, size: int = 5) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A text split once: its sentences and each sentence's ``words``."""
+
+    sentences: tuple[str, ...]
+    sentence_words: tuple[tuple[str, ...], ...]
+
+    @property
+    def words(self) -> list[str]:
+        """``words(text)``: a text's words are its sentences' words in order."""
+        return [w for found in self.sentence_words for w in found]
+
+
+@lru_cache(maxsize=32)
+def analyze(text: str) -> Analysis:
+    """The text's sentences and words, computed once for the several layers that need them
+    (hashing, duplicate detection, clustering handle the same article one after another)."""
+    sentences = tuple(split_sentences(text))
+    return Analysis(sentences, tuple(tuple(words(s)) for s in sentences))
+
+
 def text_hash(text: str) -> str:
     """SHA-256 of the folded, whitespace-normalised text: equal for exact copies."""
-    return words_hash(words(text))
+    return words_hash(analyze(text).words)
 
 
 def words_hash(tokens: list[str]) -> str:

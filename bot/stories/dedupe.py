@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 from datasketch import LeanMinHash, MinHashLSH
 
-from bot.text import sentence_key, split_sentences, words, words_hash, words_key
+from bot.text import analyze, sentence_key, words_hash, words_key
 
 SHINGLE = 5
 NUM_PERM = 64
@@ -122,15 +122,14 @@ def _minhash(shingles: np.ndarray) -> LeanMinHash:
 
 def _sentences(text: str) -> tuple[list[str], frozenset[str], int]:
     """The text's words, and the keys and number of its sentences of ``MIN_SENTENCE_WORDS``
-    or more (one pass: a text's words are its sentences' words in order)."""
-    tokens: list[str] = []
-    keys: list[str] = []
-    for sentence in split_sentences(text):
-        found = words(sentence)
-        tokens.extend(found)
-        if len(sentence.split()) >= MIN_SENTENCE_WORDS:
-            keys.append(words_key(found))
-    return tokens, frozenset(keys), len(keys)
+    or more."""
+    analysis = analyze(text)
+    keys = [
+        words_key(list(found))
+        for sentence, found in zip(analysis.sentences, analysis.sentence_words, strict=True)
+        if len(sentence.split()) >= MIN_SENTENCE_WORDS
+    ]
+    return analysis.words, frozenset(keys), len(keys)
 
 
 class DuplicateIndex:

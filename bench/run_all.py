@@ -1,0 +1,57 @@
+"""Run every benchmark in turn (``make bench``); results go in docs/benchmarks.md by hand.
+
+    python -m bench.run_all [--quick]
+
+``--quick`` runs small versions (one shuffle, 10k articles, 10 generated stories) to check
+that the benchmarks still run. Clustering quality needs the shared evaluation data (see
+``bench/neus.py``); without it that benchmark is skipped with a note and the others run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bench import cluster_quality, llm_tokens, pipeline_speed, verify_quality
+from bench.neus import BenchDataMissing
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    runs: list[tuple[str, Callable[[], object]]] = [
+        (
+            "Story clustering quality (NeuS val)",
+            lambda: cluster_quality.main(["--split", "val", "--seeds", "1" if quick else "5"]),
+        ),
+        (
+            "Story layer speed (normalize + duplicates + clustering)",
+            lambda: pipeline_speed.main(
+                ["--sizes", "10000"] if quick else ["--sizes", "10000", "50000", "100000"]
+            ),
+        ),
+        ("Citation verification", lambda: verify_quality.main([])),
+        (
+            "LLM prompt tokens and overhead",
+            lambda: llm_tokens.main(["--stories", "10" if quick else "40"]),
+        ),
+    ]
+    print(
+        f"# briefbot benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    for title, run in runs:
+        print(f"\n## {title}", flush=True)
+        try:
+            run()
+        except BenchDataMissing as exc:
+            print(f"skipped: {exc}")
+
+
+if __name__ == "__main__":
+    main()

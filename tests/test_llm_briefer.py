@@ -157,12 +157,17 @@ def test_each_model_failure_falls_back_to_extractive_with_a_note(
     news_site: FakeHTTPServer, model: FakeOpenAI, failure: list[Any], cause: str
 ) -> None:
     model.script(*[failing_for(WIRE, failure)] * (3 + len(failure)))
-    data = brief(news_site)
+    # "Brannock" brings in the grounding and the council's tram line.
+    data = brief(news_site, topic="Brannock")
     story = grounding(data)
     note = next(n for n in story["notes"] if n.startswith("Written without the model"))
     assert cause.lower() in note.lower()
     assert story["key_points"]
-    # The other stories still got the model's briefing.
+    # The other story still got the model's briefing.
+    others = [s for s in data["stories"] if s is not story]
+    assert others
+    for other in others:
+        assert not any(n.startswith("Written without the model") for n in other["notes"])
     assert data["mode"] == "llm"
 
 

@@ -5,7 +5,9 @@ twice; capitalised names count as extra ``@name`` terms) weighted by inverse
 document frequencies that are maintained incrementally. A story is the sum of
 its articles' vectors. The article joins the most similar story when the cosine
 similarity, decayed by the time between the article and the story's latest
-article, reaches ``threshold``; otherwise it starts a new story.
+article (no decay within ``grace``), reaches ``threshold``; otherwise it starts a
+new story. A syndicated copy (``copy_of``) joins its original's story without
+adding its words again.
 
 Cost per article does not grow with the store: candidates come from an inverted
 index over the stories' terms in which each term keeps only its ``POSTING_CAP``
@@ -84,11 +86,13 @@ class StoryIndex:
         threshold: float = 0.22,
         window: timedelta = timedelta(days=7),
         decay: timedelta = timedelta(days=3),
+        grace: timedelta = timedelta(hours=36),
         max_candidates: int = 40,
     ) -> None:
         self.threshold = threshold
         self.window = window
         self.decay = decay
+        self.grace = grace
         self.max_candidates = max_candidates
         self.comparisons = 0
         self._df: Counter[str] = Counter()
@@ -113,7 +117,10 @@ class StoryIndex:
     def seed(self, story_id: str, articles: Sequence[Article]) -> None:
         """Rebuild an existing story (from the store) so new articles can join it."""
         for article in sorted(articles, key=lambda a: (a.when, a.url)):
-            self._add(story_id, article, article_terms(article))
+            if story_id in self._stories and article.copy_of in self._article_story:
+                self._join_copy(story_id, article)
+            else:
+                self._add(story_id, article, article_terms(article))
 
     def story_of(self, article_id: int) -> str | None:
         return self._article_story.get(article_id)
@@ -122,12 +129,12 @@ class StoryIndex:
         """Put ``article`` in a story (an existing one or a new one) and say which."""
         if article.id is not None and article.id in self._article_story:
             return Assignment(self._article_story[article.id], False, 1.0)
-        counts = article_terms(article)
         if article.copy_of is not None and article.copy_of in self._article_story:
             story_id = self._article_story[article.copy_of]
             if story_id in self._stories:
-                self._add(story_id, article, counts)
+                self._join_copy(story_id, article)
                 return Assignment(story_id, False, 1.0)
+        counts = article_terms(article)
         best_id, best_score = self._best_story(article, counts)
         if best_id is not None and best_score >= self.threshold:
             self._add(best_id, article, counts)
@@ -141,7 +148,10 @@ class StoryIndex:
     # ----------------------------------------------------------------- internals
     def _candidates(self, vector: dict[str, float]) -> list[str]:
         votes: dict[str, float] = {}
-        top = sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:QUERY_TERMS]
+        # Only terms some story is indexed under can find a candidate: a follow-up's rarest
+        # terms (the new detail it reports) are exactly the ones no story has yet.
+        known = [(t, w) for t, w in vector.items() if t in self._postings]
+        top = sorted(known, key=lambda item: (-item[1], item[0]))[:QUERY_TERMS]
         for term, weight in top:
             for story_id in self._postings.get(term, ()):
                 votes[story_id] = votes.get(story_id, 0.0) + weight
@@ -166,11 +176,29 @@ class StoryIndex:
                     dot += weight * (1.0 + math.log(count)) * self._idf(term)
             score = dot / (norm * (story.norm or 1.0))
             if story.last is not None:
-                gap_days = abs((when - story.last).total_seconds()) / 86400.0
-                score *= math.exp(-gap_days / max(self.decay.total_seconds() / 86400.0, 1e-9))
+                score *= self._decay(abs(when - story.last))
             if score > best or (score == best and best_id is not None and story_id < best_id):
                 best_id, best = story_id, score
         return best_id, best
+
+    def _decay(self, gap: timedelta) -> float:
+        """Time decay of a similarity: none within ``grace`` of the story's latest article
+        (the next day's follow-up is how a developing story goes on), then exponential."""
+        beyond = (gap - self.grace).total_seconds()
+        if beyond <= 0:
+            return 1.0
+        return math.exp(-beyond / max(self.decay.total_seconds(), 1e-9))
+
+    def _join_copy(self, story_id: str, article: Article) -> None:
+        """A syndicated copy joins its original's story without re-weighting it: three
+        outlets running one wire text are one report, not three votes for its words."""
+        story = self._stories[story_id]
+        story.size += 1
+        when = article.when
+        story.last = when if story.last is None else max(story.last, when)
+        if article.id is not None:
+            self._article_story[article.id] = story_id
+        self._newest = when if self._newest is None else max(self._newest, when)
 
     def _add(self, story_id: str, article: Article, counts: Counter[str]) -> None:
         story = self._stories.get(story_id)

@@ -64,6 +64,7 @@ reopen reopened reopens reopening resume resumed resumes restart restarted resta
 close closed closes closing closure shut shuts shutting shutdown
 kill killed kills killing dead die died dies death deaths
 injure injured injures injury injuries wound wounded hurt
+safe unhurt unharmed uninjured unscathed
 arrest arrested arrests detain detained detains detention
 strike strikes striking walkout walkouts stoppage stoppages
 worker workers employee employees staff

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.text import split_sentences
+from bot.text import split_sentences, words
 from tests.fakes.http import FakeHTTPServer, Reply
 
 E2E = Path(__file__).resolve().parent.parent / "fixtures" / "e2e"
@@ -87,12 +87,14 @@ def faithful_writer(body: dict[str, Any]) -> str:
 
 
 def misciting_writer(body: dict[str, Any]) -> str:
-    """Faithful, except that the first point also cites the last passage (which, in a story
-    with several reports, says something else)."""
+    """Faithful, except that the first point also cites the passage that shares the fewest
+    words with it (in a story with several reports, one that says something else)."""
     points = copied_points(body)
-    ids = [p.id for p in passages(body)]
     first_text, first_ids = points[0]
-    points[0] = (first_text, sorted({*first_ids, ids[-1]}))
+    claim = set(words(first_text))
+    others = [p for p in passages(body) if p.id not in first_ids]
+    unrelated = min(others, key=lambda p: (len(claim & set(words(p.text))), p.id))
+    points[0] = (first_text, sorted({*first_ids, unrelated.id}))
     return briefing_json(story_title(body), "", points)
 
 

@@ -46,6 +46,11 @@ def build_briefer(settings: Settings, repo: Repository, mode: BriefingMode) -> S
     return ExtractiveBriefer()
 
 
+def open_store(settings: Settings, *, database_url: str | None = None) -> Repository:
+    """The configured store, its schema brought up to date."""
+    return Repository.open(database_url or settings.resolved_database_url)
+
+
 def build_pipeline(
     settings: Settings,
     *,
@@ -55,5 +60,5 @@ def build_pipeline(
 ) -> Pipeline:
     """A pipeline on the configured store with the briefer the settings ask for."""
     mode = resolve_mode(settings, force_llm)
-    repo = Repository.open(database_url or settings.resolved_database_url)
+    repo = open_store(settings, database_url=database_url)
     return Pipeline(settings, repo, build_briefer(settings, repo, mode), clock=clock)

@@ -14,19 +14,20 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from bot.adapters import console
-from bot.app import build_pipeline
+from bot.app import build_pipeline, open_store
 from bot.config import Settings, Topic, load_settings, load_topics, parse_duration, save_topics
 from bot.demo import demo_sources, demo_topics
 from bot.domain import utcnow
 from bot.errors import BriefbotError, ConfigError
 from bot.pipeline import Pipeline, shift_articles
+from bot.usage import GROUPINGS, records_since, summarize_usage
 
 log = logging.getLogger("bot.cli")
 T = TypeVar("T")
@@ -92,10 +93,14 @@ def _settings() -> Settings:
     return settings
 
 
-def _format(value: str, allowed: tuple[str, ...] = ("text", "markdown", "json")) -> Any:
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
     if value not in allowed:
-        raise UsageError(f"--format must be one of {', '.join(allowed)}, not {value!r}.")
+        raise UsageError(f"{option} must be one of {', '.join(allowed)}, not {value!r}.")
     return value
+
+
+def _format(value: str, allowed: tuple[str, ...] = ("text", "markdown", "json")) -> Any:
+    return _choice("--format", value, allowed)
 
 
 def _since(value: str | None, settings: Settings) -> timedelta:
@@ -285,6 +290,49 @@ def stories(
             for article in row["articles"]:
                 copy = "  (copy)" if article["copy_of"] else ""
                 console.emit(f"    {article['outlet']}: {article['url']}{copy}")
+
+    _run(run)
+
+
+@app.command()
+def usage(
+    since: Annotated[
+        str, typer.Option("--since", help="Only briefings newer than this, e.g. 24h or 30d.")
+    ] = "7d",
+    by: Annotated[str, typer.Option("--by", help="Group by day, topic or channel.")] = "day",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = (
+        "text"
+    ),
+) -> None:
+    """Tokens and estimated cost of saved briefings by day, topic or channel, and today's
+    spend against the daily token budgets."""
+
+    def run() -> None:
+        settings = _settings()
+        output = _format(fmt, ("text", "json"))
+        group = _choice("--by", by, GROUPINGS)
+        window = _since(since, settings)
+        now = utcnow()
+        try:
+            start = now - window
+        except OverflowError:  # --since 9999999d: everything
+            start = datetime.min.replace(tzinfo=UTC)
+        with open_store(settings) as repo:
+            records = repo.usage_records(records_since(start, now))
+        report = summarize_usage(
+            records,
+            by=group,
+            since=start,
+            now=now,
+            daily_budget=settings.daily_token_budget,
+            channel_budget=settings.channel_daily_token_budget,
+        )
+        if output == "json":
+            from bot.render.usage import to_json_dict
+
+            console.emit(json.dumps(to_json_dict(report), ensure_ascii=False, indent=2))
+            return
+        console.print_usage(report)
 
     _run(run)
 

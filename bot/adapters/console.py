@@ -11,16 +11,20 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from bot.domain import Briefing
 from bot.render.json import to_json_dict
 from bot.render.markdown import to_markdown
 from bot.render.text import to_text
+from bot.usage import BudgetUse, UsageReport, UsageTotals
 
 OutputFormat = Literal["text", "markdown", "json"]
 
@@ -71,3 +75,96 @@ def emit(text: str) -> None:
     """Write to stdout verbatim (no markup interpretation, no wrapping changes)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------- usage
+_GROUP_TITLE = {"day": "day (UTC)", "topic": "topic", "channel": "channel"}
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _cost(totals: UsageTotals) -> str:
+    cost = totals.cost_usd
+    return "unknown" if cost is None else f"${cost:,.4f}"
+
+
+def _usage_row(key: str, totals: UsageTotals) -> list[str]:
+    return [
+        key,
+        f"{totals.briefings:,}",
+        f"{totals.llm_briefings:,}",
+        f"{totals.cached_briefings:,}",
+        f"{totals.prompt_tokens:,}",
+        f"{totals.completion_tokens:,}",
+        f"{totals.total_tokens:,}",
+        _cost(totals),
+    ]
+
+
+def _budget_row(scope: str, use: BudgetUse) -> list[str]:
+    share = f"{use.spent / use.limit:.0%}"
+    state = "used up" if use.used_up else f"{use.remaining:,} left"
+    return [scope, f"{use.spent:,}", f"{use.limit:,}", share, state]
+
+
+def usage_lines(report: UsageReport) -> list[str | Table]:
+    """``briefbot usage`` for a person: a table of the groups and their total, today's spend
+    against the daily budgets that are set, and what the columns mean."""
+    out: list[str | Table] = []
+    if report.empty:
+        out.append(
+            f"No briefings saved since {_when(report.since)}. "
+            "`briefbot brief TOPIC` writes one; widen the window with --since, e.g. --since 30d."
+        )
+    else:
+        table = Table(
+            title=f"Token usage by {report.by}, {_when(report.since)} to {_when(report.until)}",
+            box=box.SIMPLE,
+            show_footer=True,
+            show_edge=False,
+            pad_edge=False,
+        )
+        headers = ["briefings", "LLM", "cached", "prompt", "completion", "total", "cost USD"]
+        footers = _usage_row("total", report.total)
+        # Numbers never wrap; a long topic or channel name folds instead.
+        table.add_column(_GROUP_TITLE[report.by], footer=footers[0], overflow="fold", min_width=10)
+        for header, footer in zip(headers, footers[1:], strict=True):
+            table.add_column(header, footer=footer, justify="right", no_wrap=True)
+        for key, totals in report.groups:
+            table.add_row(*_usage_row(key, totals))
+        out.append(table)
+        out.append(
+            "Counts are story briefings: LLM = written by the model, cached = a stored model "
+            "briefing reused at no cost; prompt, completion and total are tokens."
+        )
+        if report.total.unpriced_tokens:
+            out.append(
+                f"Cost unknown: {report.total.unpriced_tokens:,} tokens were spent with no "
+                "cost stored, so groups holding them show no estimate."
+            )
+    if report.deployment_budget is not None or report.channel_budget is not None:
+        budgets = Table(
+            title=f"Today ({report.today.isoformat()} UTC) against the daily token budgets",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        budgets.add_column("budget", overflow="fold", min_width=10)
+        for header in ("spent", "limit", "share"):
+            budgets.add_column(header, justify="right", no_wrap=True)
+        budgets.add_column("state", no_wrap=True)
+        if report.deployment_budget is not None:
+            budgets.add_row(*_budget_row("deployment", report.deployment_budget))
+        for use in report.channel_budgets:
+            budgets.add_row(*_budget_row(f"channel {use.scope}", use))
+        if report.channel_budget is not None and not report.channel_budgets:
+            budgets.add_row("each channel", "0", f"{report.channel_budget:,}", "0%", "no briefings")
+        out.append(budgets)
+    return out
+
+
+def print_usage(report: UsageReport) -> None:
+    for item in usage_lines(report):
+        stdout.print(item, markup=False, highlight=False)

@@ -98,14 +98,28 @@ class StoredBriefing:
 
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
-    """Tokens and estimated cost of one saved briefing; ``channel`` is ``None`` for the terminal."""
+    """One saved story briefing as cost accounting sees it.
+
+    ``channel`` is ``platform:name`` (the external id when the channel has no name) or
+    ``None`` for the terminal. ``mode`` is who wrote it: ``llm`` for the model, ``extractive``
+    for the extractive briefer, also when it stood in after the model failed (tokens may have
+    been spent all the same). ``cached`` marks a stored model briefing reused at no cost.
+    ``cost_usd`` is ``None`` when tokens were spent but no cost was stored with them; a
+    briefing that spent no tokens costs ``0.0``.
+    """
 
     generated_at: datetime
     topic: str
     channel: str | None
+    mode: BriefingMode
+    cached: bool
     prompt_tokens: int
     completion_tokens: int
-    cost_usd: float
+    cost_usd: float | None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 class FeedState:
@@ -474,7 +488,8 @@ class Repository:
             return int(total or 0), newest
 
     def usage_records(self, since: datetime | None = None) -> list[UsageRecord]:
-        """Tokens and cost of every saved briefing that used (or reused) a model, oldest first."""
+        """Every saved story briefing generated at or after ``since`` (all of them with
+        ``None``), oldest first, with the tokens and estimated cost it took."""
         with self._transaction("read token usage", write=False) as session:
             query = (
                 select(
@@ -483,12 +498,13 @@ class Repository:
                     ChannelRow.platform,
                     ChannelRow.external_id,
                     ChannelRow.name,
+                    BriefingRow.mode,
+                    BriefingRow.payload,
                     BriefingRow.prompt_tokens,
                     BriefingRow.completion_tokens,
                     BriefingRow.cost_usd,
                 )
                 .outerjoin(ChannelRow, ChannelRow.id == BriefingRow.channel_id)
-                .where(BriefingRow.prompt_tokens.is_not(None))
                 .order_by(BriefingRow.generated_at, BriefingRow.id)
             )
             if since is not None:
@@ -500,6 +516,8 @@ class Repository:
                 platform,
                 external_id,
                 name,
+                mode,
+                payload,
                 prompt,
                 completion,
                 cost,
@@ -507,14 +525,19 @@ class Repository:
                 label = None
                 if platform is not None:
                     label = f"{platform}:{name or external_id}"
+                prompt, completion = prompt or 0, completion or 0
+                if cost is None and not (prompt or completion):
+                    cost = 0.0  # no tokens, no cost
                 records.append(
                     UsageRecord(
                         generated_at=when,
                         topic=topic,
                         channel=label,
-                        prompt_tokens=prompt or 0,
-                        completion_tokens=completion or 0,
-                        cost_usd=cost or 0.0,
+                        mode=BriefingMode(mode),
+                        cached=bool(payload.get("usage_cached", False)),
+                        prompt_tokens=prompt,
+                        completion_tokens=completion,
+                        cost_usd=cost,
                     )
                 )
             return records

@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -22,7 +22,15 @@ import typer
 
 from bot.adapters import console
 from bot.app import build_pipeline, open_store
-from bot.config import Settings, Topic, load_settings, load_topics, parse_duration, save_topics
+from bot.config import (
+    MAX_DURATION,
+    Settings,
+    Topic,
+    load_settings,
+    load_topics,
+    parse_duration,
+    save_topics,
+)
 from bot.demo import demo_sources, demo_topics
 from bot.domain import utcnow
 from bot.errors import BriefbotError, ConfigError
@@ -258,7 +266,7 @@ def stories(
         settings = _settings()
         output = _format(fmt, ("text", "json"))
         pipeline = build_pipeline(settings, force_llm=False)
-        window = _since(since, settings) if since else timedelta(days=36500)
+        window = _since(since, settings) if since else MAX_DURATION
         if topic:
             selected = pipeline.select_stories(_topic(topic, settings), window)
         else:
@@ -313,10 +321,7 @@ def usage(
         group = _choice("--by", by, GROUPINGS)
         window = _since(since, settings)
         now = utcnow()
-        try:
-            start = now - window
-        except OverflowError:  # --since 9999999d: everything
-            start = datetime.min.replace(tzinfo=UTC)
+        start = now - window  # at most MAX_DURATION back: a valid date
         with open_store(settings) as repo:
             records = repo.usage_records(records_since(start, now))
         report = summarize_usage(

@@ -187,14 +187,22 @@ def load_settings(**overrides: Any) -> Settings:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNIT_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+# The longest duration accepted (100 years): far back enough for "everything", and "now"
+# minus it stays a valid date.
+MAX_DURATION = timedelta(days=36500)
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``90m``, ``48h``, ``7d`` or ``2w`` into a timedelta."""
+    """Parse ``90m``, ``48h``, ``7d`` or ``2w`` into a timedelta of at most ``MAX_DURATION``."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration; use a number and m, h, d or w, e.g. 48h")
     amount, unit = float(match.group(1)), match.group(2).lower()
+    if amount * _UNIT_SECONDS[unit] > MAX_DURATION.total_seconds():  # also inf
+        raise ValueError(
+            f"{text.strip()!r} is too long; the longest allowed is {MAX_DURATION.days}d (100 years)"
+        )
     return timedelta(**{_UNITS[unit]: amount})
 
 

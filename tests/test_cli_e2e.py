@@ -197,6 +197,40 @@ def test_bad_format_is_a_usage_error() -> None:
     assert "--format" in err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["stories"], ["usage"], ["brief", "ukraine"]],
+    ids=["stories", "usage", "brief"],
+)
+@pytest.mark.parametrize("since", ["99999999d", "9999999999999d", "5300000w", "1" * 400 + "m"])
+def test_since_beyond_the_longest_duration_is_a_usage_error(command: list[str], since: str) -> None:
+    code, out, err = run(*command, "--since", since)
+    assert code == 2, err
+    assert out == ""
+    assert "--since" in err
+    assert "longest allowed is 36500d" in err
+    assert "unexpected" not in err
+
+
+def test_since_of_the_longest_duration_is_accepted(news_site: FakeHTTPServer) -> None:
+    assert run("ingest", "--source", news_site.url("/feed.xml"))[0] == 0
+    code, out, err = run("stories", "--since", "36500d", "--format", "json")
+    assert code == 0, err
+    assert len(json.loads(out)["stories"]) == 3
+    code, _, err = run("usage", "--since", "36500d")
+    assert code == 0, err
+
+
+def test_briefbot_since_beyond_the_longest_duration_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_SINCE", "99999999d")
+    code, _, err = run("stories", "--topic", "ukraine")
+    assert code == 2
+    assert "BRIEFBOT_SINCE" in err
+    assert "longest allowed is 36500d" in err
+
+
 def test_bad_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIEFBOT_HTTP_TIMEOUT", "-1")
     code, _, err = run("brief", "ukraine")

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Topic, load_settings, load_topics, parse_duration, save_topics
+from bot.config import (
+    MAX_DURATION,
+    Topic,
+    load_settings,
+    load_topics,
+    parse_duration,
+    save_topics,
+)
 from bot.errors import ConfigError
 
 
@@ -42,6 +49,17 @@ def test_unknown_discovery_backend_is_rejected(monkeypatch: pytest.MonkeyPatch) 
 )
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
+
+
+def test_parse_duration_accepts_up_to_the_longest_duration() -> None:
+    assert parse_duration("36500d") == MAX_DURATION == timedelta(days=36500)
+    assert parse_duration("5214w") < MAX_DURATION
+
+
+@pytest.mark.parametrize("text", ["36501d", "36500.5d", "5215w", "876001h", "1" * 400 + "d"])
+def test_parse_duration_rejects_what_is_longer_than_the_longest(text: str) -> None:
+    with pytest.raises(ValueError, match="longest allowed is 36500d"):
+        parse_duration(text)
 
 
 def test_bad_since_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

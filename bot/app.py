@@ -37,12 +37,18 @@ def resolve_mode(settings: Settings, force_llm: bool | None = None) -> BriefingM
     return BriefingMode.EXTRACTIVE
 
 
-def build_briefer(settings: Settings, repo: Repository, mode: BriefingMode) -> StoryBriefer:
-    """The briefer for ``mode``."""
+def build_briefer(
+    settings: Settings,
+    repo: Repository,
+    mode: BriefingMode,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> StoryBriefer:
+    """The briefer for ``mode``, on the pipeline's ``clock`` (the token budgets' day)."""
     if mode is BriefingMode.LLM:
         from bot.summarize.llm import LLMBriefer  # imported here: the openai SDK is heavy
 
-        return LLMBriefer.from_settings(settings, repo, fallback=ExtractiveBriefer())
+        return LLMBriefer.from_settings(settings, repo, fallback=ExtractiveBriefer(), clock=clock)
     return ExtractiveBriefer()
 
 
@@ -61,4 +67,5 @@ def build_pipeline(
     """A pipeline on the configured store with the briefer the settings ask for."""
     mode = resolve_mode(settings, force_llm)
     repo = open_store(settings, database_url=database_url)
-    return Pipeline(settings, repo, build_briefer(settings, repo, mode), clock=clock)
+    briefer = build_briefer(settings, repo, mode, clock=clock)
+    return Pipeline(settings, repo, briefer, clock=clock)

@@ -112,14 +112,21 @@ class LLMBriefer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, repo: Repository, *, fallback: _Briefer
+        cls,
+        settings: Settings,
+        repo: Repository,
+        *,
+        fallback: _Briefer,
+        clock: Callable[[], datetime] = utcnow,
     ) -> LLMBriefer:
-        """The briefer for the configured model, prompts, store and budgets."""
+        """The briefer for the configured model, prompts, store and budgets; ``clock`` is
+        the pipeline's (it dates the briefings, so the budgets' day must follow it)."""
         client = LLMClient(settings)
         budget = TokenBudget(
             repo,
             daily=settings.daily_token_budget,
             per_channel=settings.channel_daily_token_budget,
+            clock=clock,
         )
         return cls(
             client,
@@ -128,6 +135,7 @@ class LLMBriefer:
             fallback=fallback,
             budget=budget,
             prompt_token_budget=settings.prompt_token_budget,
+            clock=clock,
         )
 
     # ------------------------------------------------------------------ brief

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -138,8 +139,13 @@ _ENTITY = re.compile(
 def entities(text: str) -> set[str]:
     """Capitalised names (people, places, organisations), folded, excluding sentence-initial
     common words. A cheap stand-in for named-entity recognition."""
+    return sentence_entities(split_sentences(text) or [text])
+
+
+def sentence_entities(sentences: Iterable[str]) -> set[str]:
+    """``entities`` of a text already split into sentences."""
     found: set[str] = set()
-    for sentence in split_sentences(text) or [text]:
+    for sentence in sentences:
         for match in _ENTITY.finditer(sentence):
             phrase = match.group(0).strip().rstrip(".")
             tokens = phrase.split()

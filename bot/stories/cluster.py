@@ -27,9 +27,10 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import mul
 
 from bot.domain import Article
-from bot.text import content_words, entities
+from bot.text import STOPWORDS, analyze, content_words, sentence_entities, stem
 
 TITLE_WEIGHT = 2
 ENTITY_WEIGHT = 1
@@ -38,6 +39,8 @@ QUERY_TERMS = 12  # terms of a new article used to look up candidate stories
 POSTING_CAP = 64  # stories remembered per term (most recently updated)
 STORY_TERMS = 300  # terms kept per story vector
 SWEEP_EVERY = 512  # assignments between evictions of idle stories
+INDEX_TERMS = 40  # heaviest terms of an article its story is indexed under
+VOTE_SHARE = 0.2  # candidates under this share of the top candidate's votes are not scored
 
 
 def story_id_for(url: str) -> str:
@@ -60,19 +63,46 @@ class _Story:
     terms: Counter[str] = field(default_factory=Counter)
     last: datetime | None = None
     size: int = 0
-    norm: float = 0.0
+    # TF-IDF weights of ``terms``, each computed when its term's count last changed (with
+    # the document frequencies of that moment), and their Euclidean norm: scoring a candidate
+    # is a key intersection, and an article joining re-weighs only its own terms.
+    weights: dict[str, float] = field(default_factory=dict)
+    norm_sq: float = 0.0
+
+
+_STEMS: dict[str, str] = {}
+
+
+def _content_stem(word: str) -> str:
+    """``content_words`` for one folded word: its stem, or "" for a stopword or a letter."""
+    found = _STEMS.get(word)
+    if found is None:
+        if len(_STEMS) > 500_000:
+            _STEMS.clear()
+        found = _STEMS[word] = stem(word) if word not in STOPWORDS and len(word) > 1 else ""
+    return found
 
 
 def article_terms(article: Article) -> Counter[str]:
-    """Raw term counts of an article: title words weigh double, names add ``@`` terms."""
+    """Raw term counts of an article: title words weigh double, names add ``@`` terms.
+
+    Only the lead counts: the first ``LEAD_WORDS`` content words, and names from the title
+    and the sentences that hold them. The text's sentences and words come from
+    ``bot.text.analyze``, which hashing and duplicate detection have usually computed already.
+    """
     counts: Counter[str] = Counter()
-    title = content_words(article.title)
-    for term in title:
+    for term in content_words(article.title):
         counts[term] += TITLE_WEIGHT
-    lead = content_words(article.text)[:LEAD_WORDS]
-    counts.update(lead)
-    lead_text = " ".join(article.text.split()[:LEAD_WORDS])
-    for name in entities(f"{article.title}. {lead_text}"):
+    analysis = analyze(article.text)
+    lead: list[str] = []
+    sentences = [article.title]
+    for sentence, tokens in zip(analysis.sentences, analysis.sentence_words, strict=True):
+        if len(lead) >= LEAD_WORDS:
+            break
+        sentences.append(sentence)
+        lead.extend(filter(None, map(_content_stem, tokens)))
+    counts.update(lead[:LEAD_WORDS])
+    for name in sentence_entities(sentences):
         counts["@" + name] += ENTITY_WEIGHT
     return counts
 
@@ -107,11 +137,16 @@ class StoryIndex:
         return len(self._stories)
 
     # ----------------------------------------------------------------- weights
-    def _idf(self, term: str) -> float:
-        return math.log((self._docs + 1) / (self._df.get(term, 0) + 1)) + 1.0
+    def _ranked(self, counts: Counter[str]) -> list[tuple[str, float]]:
+        """An article's TF-IDF weights, heaviest first (ties by term): candidate lookup,
+        scoring and indexing each take a prefix of this one ordering."""
+        return sorted(self._vector(counts).items(), key=lambda item: (-item[1], item[0]))
 
     def _vector(self, counts: Counter[str]) -> dict[str, float]:
-        return {t: (1.0 + math.log(c)) * self._idf(t) for t, c in counts.items()}
+        log, df, docs = math.log, self._df, self._docs + 1
+        return {
+            t: (1.0 + log(c)) * (log(docs / (df.get(t, 0) + 1)) + 1.0) for t, c in counts.items()
+        }
 
     # ----------------------------------------------------------------- public
     def seed(self, story_id: str, articles: Sequence[Article]) -> None:
@@ -120,7 +155,8 @@ class StoryIndex:
             if story_id in self._stories and article.copy_of in self._article_story:
                 self._join_copy(story_id, article)
             else:
-                self._add(story_id, article, article_terms(article))
+                counts = article_terms(article)
+                self._add(story_id, article, counts, self._ranked(counts))
 
     def story_of(self, article_id: int) -> str | None:
         return self._article_story.get(article_id)
@@ -135,46 +171,53 @@ class StoryIndex:
                 self._join_copy(story_id, article)
                 return Assignment(story_id, False, 1.0)
         counts = article_terms(article)
-        best_id, best_score = self._best_story(article, counts)
+        ranked = self._ranked(counts)
+        best_id, best_score = self._best_story(article, ranked)
         if best_id is not None and best_score >= self.threshold:
-            self._add(best_id, article, counts)
+            self._add(best_id, article, counts, ranked)
             return Assignment(best_id, False, best_score)
         story_id = story_id_for(article.url)
         while story_id in self._stories and self._stories[story_id].size:
             story_id = story_id_for(story_id + article.url)  # a re-founded id never collides
-        self._add(story_id, article, counts)
+        self._add(story_id, article, counts, ranked)
         return Assignment(story_id, True, best_score)
 
     # ----------------------------------------------------------------- internals
-    def _candidates(self, vector: dict[str, float]) -> list[str]:
+    def _candidates(self, ranked: list[tuple[str, float]]) -> list[str]:
         votes: dict[str, float] = {}
         # Only terms some story is indexed under can find a candidate: a follow-up's rarest
         # terms (the new detail it reports) are exactly the ones no story has yet.
-        known = [(t, w) for t, w in vector.items() if t in self._postings]
-        top = sorted(known, key=lambda item: (-item[1], item[0]))[:QUERY_TERMS]
+        postings = self._postings
+        top = [(t, w) for t, w in ranked if t in postings][:QUERY_TERMS]
         for term, weight in top:
-            for story_id in self._postings.get(term, ()):
+            for story_id in postings[term]:
                 votes[story_id] = votes.get(story_id, 0.0) + weight
         ranked = sorted(votes.items(), key=lambda item: (-item[1], item[0]))
-        return [story_id for story_id, _ in ranked[: self.max_candidates]]
+        floor = ranked[0][1] * VOTE_SHARE if ranked else 0.0
+        return [story_id for story_id, vote in ranked[: self.max_candidates] if vote >= floor]
 
-    def _best_story(self, article: Article, counts: Counter[str]) -> tuple[str | None, float]:
-        vector = self._vector(counts)
-        norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    def _best_story(
+        self, article: Article, ranked: list[tuple[str, float]]
+    ) -> tuple[str | None, float]:
+        # A term no earlier article had is in no story: only the others can add to a cosine.
+        norm = math.hypot(*[weight for _, weight in ranked]) or 1.0
+        df = self._df
+        unit = {term: weight / norm for term, weight in ranked if term in df}
         best_id: str | None = None
         best = 0.0
         when = article.when
-        for story_id in self._candidates(vector):
+        for story_id in self._candidates(ranked):
             story = self._stories[story_id]
             if story.last is not None and when - story.last > self.window:
                 continue
             self.comparisons += 1
-            dot = 0.0
-            for term, weight in vector.items():
-                count = story.terms.get(term)
-                if count:
-                    dot += weight * (1.0 + math.log(count)) * self._idf(term)
-            score = dot / (norm * (story.norm or 1.0))
+            weights = story.weights
+            shared = unit.keys() & weights.keys()
+            # fsum: exact, so the set's (hash-seeded) order cannot change a score.
+            dot = math.fsum(
+                map(mul, map(unit.__getitem__, shared), map(weights.__getitem__, shared))
+            )
+            score = dot / (math.sqrt(story.norm_sq) or 1.0)
             if story.last is not None:
                 score *= self._decay(abs(when - story.last))
             if score > best or (score == best and best_id is not None and story_id < best_id):
@@ -200,7 +243,11 @@ class StoryIndex:
             self._article_story[article.id] = story_id
         self._newest = when if self._newest is None else max(self._newest, when)
 
-    def _add(self, story_id: str, article: Article, counts: Counter[str]) -> None:
+    def _add(
+        self, story_id: str, article: Article, counts: Counter[str], ranked: list[tuple[str, float]]
+    ) -> None:
+        """Add an article (its term ``counts``, and their weights as ranked before it was
+        counted) to a story, founding the story if need be."""
         story = self._stories.get(story_id)
         if story is None:
             story = self._stories[story_id] = _Story(story_id)
@@ -209,16 +256,23 @@ class StoryIndex:
         story.terms.update(counts)
         if len(story.terms) > 2 * STORY_TERMS:
             story.terms = Counter(dict(story.terms.most_common(STORY_TERMS)))
+            story.weights = self._vector(story.terms)
+            story.norm_sq = math.fsum(w * w for w in story.weights.values())
+        else:
+            log, df, docs = math.log, self._df, self._docs + 1
+            weights, terms, norm_sq = story.weights, story.terms, story.norm_sq
+            for term in counts:
+                old = weights.get(term, 0.0)
+                new = (1.0 + log(terms[term])) * (log(docs / (df[term] + 1)) + 1.0)
+                weights[term] = new
+                norm_sq += new * new - old * old
+            story.norm_sq = max(norm_sq, 0.0)
         story.size += 1
         when = article.when
         story.last = when if story.last is None else max(story.last, when)
-        story.norm = math.sqrt(
-            sum(((1.0 + math.log(c)) * self._idf(t)) ** 2 for t, c in story.terms.items())
-        )
         if article.id is not None:
             self._article_story[article.id] = story_id
-        vector = self._vector(counts)
-        for term, _ in sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:40]:
+        for term, _ in ranked[:INDEX_TERMS]:
             posting = self._postings.setdefault(term, OrderedDict())
             posting[story_id] = None
             posting.move_to_end(story_id)

@@ -68,6 +68,9 @@ class _Story:
     # is a key intersection, and an article joining re-weighs only its own terms.
     weights: dict[str, float] = field(default_factory=dict)
     norm_sq: float = 0.0
+    # What to undo when the story goes idle: the terms it is indexed under, its articles.
+    indexed: set[str] = field(default_factory=set)
+    articles: list[int] = field(default_factory=list)
 
 
 _STEMS: dict[str, str] = {}
@@ -241,6 +244,7 @@ class StoryIndex:
         story.last = when if story.last is None else max(story.last, when)
         if article.id is not None:
             self._article_story[article.id] = story_id
+            story.articles.append(article.id)
         self._newest = when if self._newest is None else max(self._newest, when)
 
     def _add(
@@ -272,7 +276,9 @@ class StoryIndex:
         story.last = when if story.last is None else max(story.last, when)
         if article.id is not None:
             self._article_story[article.id] = story_id
+            story.articles.append(article.id)
         for term, _ in ranked[:INDEX_TERMS]:
+            story.indexed.add(term)
             posting = self._postings.setdefault(term, OrderedDict())
             posting[story_id] = None
             posting.move_to_end(story_id)
@@ -287,15 +293,15 @@ class StoryIndex:
         if self._newest is None:
             return
         cutoff = self._newest - self.window
-        idle = [s.id for s in self._stories.values() if s.last is not None and s.last < cutoff]
-        for story_id in idle:
-            del self._stories[story_id]
-        if idle:
-            gone = set(idle)
-            for term in list(self._postings):
-                posting = self._postings[term]
-                for story_id in gone.intersection(posting):
-                    del posting[story_id]
-                if not posting:
-                    del self._postings[term]
-            self._article_story = {a: s for a, s in self._article_story.items() if s not in gone}
+        idle = [s for s in self._stories.values() if s.last is not None and s.last < cutoff]
+        for story in idle:
+            del self._stories[story.id]
+            for term in story.indexed:
+                posting = self._postings.get(term)
+                if posting is not None:
+                    posting.pop(story.id, None)
+                    if not posting:
+                        del self._postings[term]
+            for article_id in story.articles:
+                if self._article_story.get(article_id) == story.id:
+                    del self._article_story[article_id]

@@ -210,7 +210,7 @@ def run(size: int, seed: int) -> RunResult:
             copies += 1
         else:
             assert article.id is not None
-            duplicates.add(article.id, article.text)
+            duplicates.add(article.id, article.text, article.when)
         stories.assign(article)
         if position >= tail_from:
             tail += clock() - started

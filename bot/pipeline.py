@@ -101,10 +101,10 @@ class Pipeline:
         """Seed the indices from the store's recent window once per pipeline."""
         if self._duplicates is None or self._stories is None:
             since = self.clock() - self.window
-            duplicates = DuplicateIndex()
+            duplicates = DuplicateIndex(window=self.window)
             for article in self.repo.recent_articles(since):
                 if article.id is not None and article.copy_of is None:
-                    duplicates.add(article.id, article.text)
+                    duplicates.add(article.id, article.text, article.when)
             stories = StoryIndex(window=self.window)
             for story in self.repo.stories_updated_since(since):
                 stories.seed(story.id, self.repo.story_articles(story.id))
@@ -174,7 +174,7 @@ class Pipeline:
             if saved.copy_of is not None:
                 report.copies += 1
             else:
-                duplicates.add(saved.id, saved.text)
+                duplicates.add(saved.id, saved.text, saved.when)
         if self.repo.story_of_article(saved.id) is not None:
             return
         assignment = stories.assign(saved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,23 @@ def test_removed_texts_are_no_longer_found_and_capacity_is_bounded() -> None:
     index.add(3, texts[("Meridian Wire", "Corroded valve blamed for Tarr")])
     assert len(index) == 2
     assert index.find(wire) is None  # the oldest text was evicted
+
+
+def test_texts_older_than_the_window_are_forgotten() -> None:
+    texts = demo_texts()
+    wire = texts[("Meridian Wire", "Halvern dockworkers strike ove")]
+    copy = texts[("The Coastal Ledger", "Halvern dockworkers strike ove")]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    index = DuplicateIndex(window=timedelta(days=7))
+    index.add(1, wire, start)
+    index.add(
+        2,
+        "An unrelated text about a harvest festival in a mountain town.",
+        start + timedelta(days=6),
+    )
+    assert index.find(copy) is not None
+    index.add(
+        3, "Another unrelated text about tram timetables and bus lanes.", start + timedelta(days=8)
+    )
+    assert index.find(copy) is None
+    assert len(index) == 2

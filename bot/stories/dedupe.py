@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
@@ -133,11 +134,19 @@ def _sentences(text: str) -> tuple[list[str], frozenset[str], int]:
 
 
 class DuplicateIndex:
-    """Finds the earlier article a text copies; holds at most ``capacity`` recent texts."""
+    """Finds the earlier article a text copies.
 
-    def __init__(self, *, capacity: int = 200_000) -> None:
+    It holds the texts of the last ``window`` (by the times given to ``add``; copies run
+    within hours or days of their original) and at most ``capacity`` texts, so a lookup
+    costs the same however long the process has been running.
+    """
+
+    def __init__(self, *, window: timedelta = timedelta(days=7), capacity: int = 200_000) -> None:
+        self.window = window
         self.capacity = capacity
-        self._docs: OrderedDict[int, _Doc] = OrderedDict()
+        self._docs: OrderedDict[int, _Doc] = OrderedDict()  # in the order they were added
+        self._when: dict[int, datetime] = {}
+        self._newest: datetime | None = None
         self._hashes: dict[str, int] = {}
         self._by_key_hash: dict[int, str] = {}
         self._sentences: defaultdict[str, list[int]] = defaultdict(list)
@@ -199,12 +208,16 @@ class DuplicateIndex:
                 best = DuplicateMatch(key, kind, containment, shared)
         return best
 
-    def add(self, key: int, text: str) -> None:
-        """Index ``text`` under ``key`` (an article id); the oldest texts go past capacity."""
+    def add(self, key: int, text: str, when: datetime | None = None) -> None:
+        """Index ``text`` under ``key`` (an article id) as published at ``when``; texts older
+        than the window before the newest go, and the oldest go past capacity."""
         if key in self._docs:
             self.remove(key)
         digest, doc = self._prepare(text)
         self._docs[key] = doc
+        if when is not None:
+            self._when[key] = when
+            self._newest = when if self._newest is None else max(self._newest, when)
         self._hashes.setdefault(digest, key)
         self._by_key_hash[key] = digest
         for sentence in doc.sentences | doc.quotes:
@@ -213,11 +226,26 @@ class DuplicateIndex:
             self._lsh.insert(key, doc.minhash(), check_duplication=False)
         while len(self._docs) > self.capacity:
             self.remove(next(iter(self._docs)))
+        self._evict_old()
+
+    def _evict_old(self) -> None:
+        """Drop texts from the front (the earliest added) while they are out of the window;
+        one that arrived late and out of order goes when it reaches the front."""
+        if self._newest is None:
+            return
+        cutoff = self._newest - self.window
+        while self._docs:
+            first = next(iter(self._docs))
+            when = self._when.get(first)
+            if when is None or when >= cutoff:
+                return
+            self.remove(first)
 
     def remove(self, key: int) -> None:
         doc = self._docs.pop(key, None)
         if doc is None:
             return
+        self._when.pop(key, None)
         digest = self._by_key_hash.pop(key)
         if self._hashes.get(digest) == key:
             del self._hashes[digest]

@@ -97,9 +97,12 @@ class Settings(BaseSettings):
     prompt_token_budget: int = Field(default=6000, ge=500, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET")
     max_completion_tokens: int = Field(default=1200, ge=100, alias="BRIEFBOT_MAX_COMPLETION_TOKENS")
     prompts_dir: Path | None = Field(default=None, alias="BRIEFBOT_PROMPTS_DIR")
-    price_prompt_per_mtok: float = Field(default=0.40, ge=0, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK")
-    price_completion_per_mtok: float = Field(
-        default=1.60, ge=0, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
+    # Overrides of the price table (bot.summarize.pricing), US dollars per million tokens
+    price_prompt_per_mtok: float | None = Field(
+        default=None, ge=0, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK"
+    )
+    price_completion_per_mtok: float | None = Field(
+        default=None, ge=0, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
     )
     daily_token_budget: int | None = Field(default=None, ge=1, alias="BRIEFBOT_DAILY_TOKEN_BUDGET")
     channel_daily_token_budget: int | None = Field(
@@ -162,6 +165,9 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_STRUCTURED_OUTPUT": "auto, json_schema or json_object",
     "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens of at least 500, e.g. 6000",
     "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens of at least 100, e.g. 1200",
+    "BRIEFBOT_PRICE_PROMPT_PER_MTOK": "US dollars per million prompt tokens, e.g. 0.40, or unset",
+    "BRIEFBOT_PRICE_COMPLETION_PER_MTOK": "US dollars per million completion tokens, e.g. 1.60, "
+    "or unset",
     "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day, or leave it unset",
     "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day, or unset",
 }

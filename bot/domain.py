@@ -142,12 +142,19 @@ class Verification:
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
-    """Tokens spent on one story briefing (from the API's ``usage``) and its estimated cost."""
+    """Tokens spent on one story briefing (from the API's ``usage``), their estimated cost and
+    the model that wrote it.
+
+    ``cost_usd`` is ``None`` when the model's price is unknown (a local model not in the price
+    table, with no price set). ``model`` is the name the server reported (else the configured
+    one); for a reused briefing, the model that wrote it, if known.
+    """
 
     prompt_tokens: int
     completion_tokens: int
-    cost_usd: float
+    cost_usd: float | None
     cached: bool = False  # True when the briefing was reused and cost nothing this time
+    model: str | None = None
 
 
 @dataclass(slots=True)

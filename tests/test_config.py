@@ -86,3 +86,24 @@ def test_topics_file_with_unknown_key_names_it(tmp_path: Path) -> None:
 
 def test_missing_topics_file_means_no_topics(tmp_path: Path) -> None:
     assert load_topics(tmp_path / "nope.toml") == {}
+
+
+def test_prices_are_unset_by_default_so_the_price_table_applies() -> None:
+    settings = load_settings()
+    assert settings.price_prompt_per_mtok is None
+    assert settings.price_completion_per_mtok is None
+
+
+def test_existing_price_settings_still_set_the_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFBOT_PRICE_PROMPT_PER_MTOK", "0.40")
+    monkeypatch.setenv("BRIEFBOT_PRICE_COMPLETION_PER_MTOK", "0")
+    settings = load_settings()
+    assert (settings.price_prompt_per_mtok, settings.price_completion_per_mtok) == (0.40, 0.0)
+
+
+def test_a_negative_price_names_the_key_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFBOT_PRICE_COMPLETION_PER_MTOK", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "BRIEFBOT_PRICE_COMPLETION_PER_MTOK" in str(err.value)
+    assert "US dollars per million completion tokens" in str(err.value)

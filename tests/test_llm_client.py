@@ -203,14 +203,67 @@ def test_missing_usage_is_estimated_from_the_messages(openai_server: FakeOpenAI)
     assert result.usage.completion_tokens > 50
 
 
-def test_token_usage_is_priced_with_the_price_settings(openai_server: FakeOpenAI) -> None:
+def test_token_usage_is_priced_at_the_list_price_of_the_model_that_answered(
+    openai_server: FakeOpenAI,
+) -> None:
+    with make_client(openai_server, model="gpt-4o-mini") as client:
+        usage = client.token_usage(
+            Usage(prompt_tokens=2_000_000, completion_tokens=500_000), "gpt-4o-mini-2024-07-18"
+        )
+
+    assert (usage.prompt_tokens, usage.completion_tokens) == (2_000_000, 500_000)
+    assert usage.cost_usd == pytest.approx(2 * 0.15 + 0.5 * 0.60)
+    assert usage.model == "gpt-4o-mini-2024-07-18"
+
+
+def test_token_usage_without_a_reported_model_is_priced_as_the_configured_one(
+    openai_server: FakeOpenAI,
+) -> None:
+    with make_client(openai_server, model="gpt-4.1") as client:
+        usage = client.token_usage(Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000))
+
+    assert usage.cost_usd == pytest.approx(2.00 + 8.00)
+    assert usage.model == "gpt-4.1"
+
+
+def test_price_settings_override_the_table(openai_server: FakeOpenAI) -> None:
     with make_client(
-        openai_server, price_prompt_per_mtok=0.40, price_completion_per_mtok=1.60
+        openai_server, price_prompt_per_mtok=1.0, price_completion_per_mtok=3.0
     ) as client:
         usage = client.token_usage(Usage(prompt_tokens=2_000_000, completion_tokens=500_000))
 
-    assert (usage.prompt_tokens, usage.completion_tokens) == (2_000_000, 500_000)
-    assert usage.cost_usd == pytest.approx(1.60)
+    assert usage.cost_usd == pytest.approx(2 * 1.0 + 0.5 * 3.0)
+
+
+def test_a_local_model_not_in_the_table_has_an_unknown_cost(openai_server: FakeOpenAI) -> None:
+    with make_client(openai_server, model="llama3.1:8b") as client:
+        usage = client.token_usage(Usage(prompt_tokens=1200, completion_tokens=150), "llama3.1:8b")
+
+    assert (usage.prompt_tokens, usage.completion_tokens) == (1200, 150)
+    assert usage.cost_usd is None
+    assert usage.model == "llama3.1:8b"
+
+
+def test_a_local_model_with_both_prices_set_costs_what_they_say(openai_server: FakeOpenAI) -> None:
+    with make_client(
+        openai_server, model="llama3.1:8b", price_prompt_per_mtok=0, price_completion_per_mtok=0
+    ) as client:
+        usage = client.token_usage(Usage(prompt_tokens=1200, completion_tokens=150))
+
+    assert usage.cost_usd == 0.0
+
+
+def test_an_error_after_the_server_answered_names_the_model_that_answered() -> None:
+    with FakeOpenAI(model="llama3.1:8b") as server:
+        server.script(truncated(json.dumps(BRIEFING)[:100]))
+        with (
+            make_client(server, model="llama3.1:8b") as client,
+            pytest.raises(LLMTruncated) as raised,
+        ):
+            brief(client)
+
+    assert raised.value.model == "llama3.1:8b"
+    assert raised.value.usage is not None
 
 
 def test_no_key_and_no_base_url_is_a_config_error_naming_both_settings() -> None:
@@ -307,6 +360,7 @@ def test_reply_still_invalid_after_repair_raises_invalid_output(openai_server: F
     assert "even after one repair round" in str(raised.value)
     assert raised.value.content == '{"headline": "Strike", "summary": 3}'
     assert raised.value.usage == Usage(prompt_tokens=1100, completion_tokens=22)
+    assert raised.value.model == DEFAULT_MODEL
     assert len(openai_server.bodies) == 2
     assert openai_server.pending == 1
 

@@ -4,8 +4,8 @@ Briefings are written for real: the ``brief --llm`` command (or, for a Slack cha
 earlier day, the pipeline an adapter or the scheduler would run) against the North Coast
 Network feed (``tests/fixtures/e2e``) and the fake OpenAI-compatible server, which reports
 the scripted ``usage`` numbers below. Every briefing lands in the SQLite store of the test's
-data dir, which ``usage`` then reads. Costs use the default prices: $0.40 per million prompt
-tokens and $1.60 per million completion tokens.
+data dir, which ``usage`` then reads. The fake server answers as gpt-4.1-mini, so costs are
+its list price: $0.40 per million prompt tokens and $1.60 per million completion tokens.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot.cli import app
 from bot.config import Topic, load_settings
 from bot.domain import Briefing, BriefingMode, Channel, Platform, utcnow
 from bot.render.usage import to_json_dict, usage_schema
+from bot.store import Repository
 from bot.store.repository import UsageRecord
 from bot.summarize.llm import LLMBriefer
 from bot.usage import summarize_usage
@@ -389,6 +390,83 @@ def test_bad_arguments_exit_with_code_2_and_name_the_fix(args: list[str], messag
     result = invoke("usage", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+# ---------------------------------------------------------------------- prices per model
+@pytest.fixture
+def local_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """An Ollama-like server at ``OPENAI_BASE_URL`` serving a model the price table does not
+    know, under the name it was asked for."""
+    with FakeOpenAI(model="llama3.1:8b") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("BRIEFBOT_MODEL", "llama3.1:8b")
+        yield server
+
+
+def stored_costs() -> list[float | None]:
+    with Repository.open(load_settings().resolved_database_url) as repo:
+        return [record.cost_usd for record in repo.usage_records()]
+
+
+def test_a_local_model_not_in_the_price_table_stores_an_unknown_cost(
+    news_site: FakeHTTPServer, local_model: FakeOpenAI
+) -> None:
+    meter = Meter(local_model)
+    meter.tokens = (1200, 150)
+    briefing, calls = meter.requests(lambda: brief(news_site, "tram", "--llm"))
+    assert calls == 1
+    assert briefing["stories"][0]["usage"]["cost_usd"] is None
+
+    assert stored_costs() == [None]
+    data = usage_json("--by", "topic")
+    assert data["total"]["cost_usd"] is None
+    assert data["total"]["unpriced_tokens"] == 1350
+    tram = next(
+        line for line in invoke("usage", "--by", "topic").stdout.splitlines() if "tram" in line
+    )
+    assert tram.split()[-1] == "unknown"
+
+
+def test_a_local_model_with_prices_set_stores_their_cost(
+    news_site: FakeHTTPServer, local_model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_PRICE_PROMPT_PER_MTOK", "0")
+    monkeypatch.setenv("BRIEFBOT_PRICE_COMPLETION_PER_MTOK", "0")
+    meter = Meter(local_model)
+    meter.tokens = (1200, 150)
+    brief(news_site, "tram", "--llm")
+
+    assert stored_costs() == [0.0]
+    assert usage_json()["total"]["cost_usd"] == 0.0
+
+
+def test_a_table_model_stores_its_tokens_times_its_list_price(
+    news_site: FakeHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_MODEL", "gpt-4o-mini")
+    with FakeOpenAI(model="gpt-4o-mini-2024-07-18") as server:  # OpenAI names the snapshot
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        meter = Meter(server)
+        meter.tokens = (1200, 150)
+        briefing, calls = meter.requests(lambda: brief(news_site, "tram", "--llm"))
+    assert calls == 1
+    assert server.bodies[0]["model"] == "gpt-4o-mini"
+
+    # 1200 x $0.15 + 150 x $0.60 per million tokens
+    assert stored_costs() == [pytest.approx(0.00027, rel=1e-12)]
+    assert briefing["stories"][0]["usage"]["cost_usd"] == 0.00027
+    assert usage_json()["total"]["cost_usd"] == 0.00027
+
+
+def test_price_settings_override_the_list_price(
+    news_site: FakeHTTPServer, meter: Meter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_PRICE_PROMPT_PER_MTOK", "1.00")
+    monkeypatch.setenv("BRIEFBOT_PRICE_COMPLETION_PER_MTOK", "2.00")
+    meter.tokens = (1000, 100)
+    brief(news_site, "tram", "--llm")
+
+    assert stored_costs() == [pytest.approx(0.0012, rel=1e-12)]  # not gpt-4.1-mini's 0.00056
 
 
 # ---------------------------------------------------------------------- the core, directly

@@ -5,8 +5,9 @@ this package; ``briefing_schema()`` loads it). Times are ISO-8601 in UTC with a 
 suffix; key points cite sources by their number within the story. Beyond the contract each
 story carries ``summary``, ``notes`` and a human-readable ``coverage_line``; a story written
 by a model also carries ``verification`` (what citation checking changed: ``checked``,
-``removed``, ``added``, ``dropped``) and ``usage`` (tokens, estimated cost, ``cached``), and
-``disagreements`` / ``whats_new`` when it has any.
+``removed``, ``added``, ``dropped``) and ``usage`` (tokens, estimated cost or ``null`` when
+the model's price is unknown, ``cached``), and ``disagreements`` / ``whats_new`` when it has
+any.
 """
 
 from __future__ import annotations
@@ -74,12 +75,13 @@ def _story(story: StoryBriefing) -> dict[str, Any]:
             "added": [{"text": text, "source": source} for text, source in check.added],
             "dropped": list(check.dropped),
         }
-    if story.usage is not None:
+    usage = story.usage
+    if usage is not None:
         data["usage"] = {
-            "prompt_tokens": story.usage.prompt_tokens,
-            "completion_tokens": story.usage.completion_tokens,
-            "cost_usd": round(story.usage.cost_usd, 8),
-            "cached": story.usage.cached,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_usd": None if usage.cost_usd is None else round(usage.cost_usd, 8),
+            "cached": usage.cached,
         }
     return data
 

@@ -832,10 +832,13 @@ def _stored_briefing(row: BriefingRow) -> StoredBriefing:
         )
     usage = None
     if row.prompt_tokens is not None and row.completion_tokens is not None:
+        cost = row.cost_usd
+        if cost is None and not (row.prompt_tokens or row.completion_tokens):
+            cost = 0.0  # no tokens, no cost
         usage = TokenUsage(
             prompt_tokens=row.prompt_tokens,
             completion_tokens=row.completion_tokens,
-            cost_usd=row.cost_usd or 0.0,
+            cost_usd=cost,
             cached=bool(payload.get("usage_cached", False)),
         )
     mode = BriefingMode(row.mode)

@@ -167,10 +167,10 @@ class LLMBriefer:
                 messages, schema_name=BRIEFING_SCHEMA_NAME, schema=BRIEFING_SCHEMA
             )
         except LLMError as exc:
-            usage = self._spend(exc.usage)
+            usage = self._spend(exc.usage, exc.model)
             log.warning("story %s: model failed (%s): %s", story.id, type(exc).__name__, exc)
             return self._fall_back(story, ordered, _cause(exc), usage=usage)
-        usage = self._spend(result.usage)
+        usage = self._spend(result.usage, result.model)
         try:
             output = BriefingOutput.model_validate(result.data)
         except ValidationError as exc:
@@ -326,12 +326,12 @@ class LLMBriefer:
             usage=usage,
         )
 
-    def _spend(self, usage: Usage | None) -> TokenUsage:
+    def _spend(self, usage: Usage | None, model: str | None) -> TokenUsage:
         if usage is None:
             return TokenUsage(0, 0, 0.0)
         if self.budget is not None:
             self.budget.record(usage.total_tokens, self.channel)
-        return self.client.token_usage(usage)
+        return self.client.token_usage(usage, model)
 
     def _fall_back(
         self,
@@ -422,12 +422,13 @@ def _content_key(ordered: Sequence[Article]) -> str | None:
 def _reused(
     stored: StoredBriefing, story: Story, ordered: Sequence[Article], sources: list[SourceRef]
 ) -> StoryBriefing:
+    writer = stored.briefing.usage.model if stored.briefing.usage is not None else None
     return replace(
         stored.briefing,
         story_id=story.id,
         updated_at=max(story.updated_at, max(a.when for a in ordered)),
         sources=sources,
-        usage=TokenUsage(0, 0, 0.0, cached=True),
+        usage=TokenUsage(0, 0, 0.0, cached=True, model=writer),
         notes=list(stored.briefing.notes),
     )
 

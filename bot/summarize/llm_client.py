@@ -20,7 +20,10 @@ llama.cpp; those need no key, so a placeholder is sent). What it adds to the SDK
   ``repair`` prompt (the invalid output, the validation error and the schema, without the
   sources), and is then returned or refused with ``LLMInvalidOutput``.
 - **Errors that name the cause**, in the tree below; ``str(error)`` is a sentence fit for a
-  visible note. Errors raised after the server answered carry the tokens spent in ``usage``.
+  visible note. Errors raised after the server answered carry the tokens spent in ``usage``
+  and the model that answered in ``model``.
+- **Prices**: ``token_usage`` prices tokens with ``bot.summarize.pricing`` (the model's list
+  price, or the ``BRIEFBOT_PRICE_*`` overrides); a model with no known price costs ``None``.
 
 ::
 
@@ -72,6 +75,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 from bot.config import Settings
 from bot.domain import TokenUsage
 from bot.errors import ConfigError, SummarizerError
+from bot.summarize.pricing import resolve_price
 from bot.summarize.prompts import ChatMessage, PromptSet, load_prompts, neutralize
 from bot.summarize.schema import validate_json
 from bot.summarize.tokens import count_message_tokens, count_tokens
@@ -110,17 +114,12 @@ class Usage:
             self.estimated or other.estimated,
         )
 
-    def cost_usd(self, prompt_per_mtok: float, completion_per_mtok: float) -> float:
-        """The price of these tokens at the given US dollars per million tokens."""
-        return (
-            self.prompt_tokens * prompt_per_mtok + self.completion_tokens * completion_per_mtok
-        ) / 1_000_000
-
 
 class LLMError(SummarizerError):
     """The LLM could not produce a usable reply; the message names the cause and the fix."""
 
     usage: Usage | None = None  # tokens already spent when the failure came after a reply
+    model: str | None = None  # the model the server said answered, when it did
 
 
 class LLMTimeout(LLMError):
@@ -340,6 +339,7 @@ class LLMClient:
             second = self._complete_structured(repair, schema_name, schema, limit)
         except LLMError as exc:
             exc.usage = first.usage + exc.usage if exc.usage else first.usage
+            exc.model = exc.model or first.model
             raise
         usage = first.usage + second.usage
         data, problem = validate_json(second.content, schema)
@@ -351,6 +351,7 @@ class LLMClient:
                 problem=problem,
             )
             error.usage = usage
+            error.model = second.model
             raise error
         return LLMResult(
             second.content, data, usage, second.model, second.strategy, second.finish_reason, True
@@ -375,12 +376,19 @@ class LLMClient:
         stream = self._with_retries(lambda: self._call(open_stream))
         return TextStream(self, stream, messages, limit)
 
-    def token_usage(self, usage: Usage) -> TokenUsage:
-        """The domain's ``TokenUsage`` for ``usage``, priced with the BRIEFBOT_PRICE_* settings."""
-        cost = usage.cost_usd(
-            self.settings.price_prompt_per_mtok, self.settings.price_completion_per_mtok
+    def token_usage(self, usage: Usage, model: str | None = None) -> TokenUsage:
+        """The domain's ``TokenUsage`` for ``usage`` spent on ``model`` (the name the server
+        reported; the configured ``BRIEFBOT_MODEL`` when it is not given), priced at the
+        model's list price or the BRIEFBOT_PRICE_* overrides; cost ``None`` when neither is
+        known."""
+        name = model or self.settings.model
+        price = resolve_price(
+            name,
+            input_override=self.settings.price_prompt_per_mtok,
+            output_override=self.settings.price_completion_per_mtok,
         )
-        return TokenUsage(usage.prompt_tokens, usage.completion_tokens, cost)
+        cost = price.cost_usd(usage.prompt_tokens, usage.completion_tokens) if price else None
+        return TokenUsage(usage.prompt_tokens, usage.completion_tokens, cost, model=name)
 
     def close(self) -> None:
         self._openai.close()
@@ -460,11 +468,13 @@ class LLMClient:
             error = LLMTruncated(max_tokens, content)
         elif not content.strip():
             error = LLMInvalidOutput("The model returned an empty reply.")
+        model = completion.model or self.settings.model
         if error is not None:
             error.usage = usage
+            error.model = model
             raise error
         assert choice is not None
-        return LLMResult(content, None, usage, completion.model, strategy, choice.finish_reason)
+        return LLMResult(content, None, usage, model, strategy, choice.finish_reason)
 
     # -- transport --
 
@@ -615,6 +625,7 @@ class TextStream:
         if finish_reason == "length":
             error = LLMTruncated(self._max_tokens, content)
             error.usage = usage
+            error.model = model
             raise error
         self._result = LLMResult(content, None, usage, model, "text", finish_reason)
 

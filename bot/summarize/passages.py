@@ -155,10 +155,12 @@ def group_reports(
         kept: list[str] = []
         kept_set = SentenceSet()
         carried: list[str] = []
+        carried_keys: set[str] = set()
         for index in indices:
             for sentence in source_sentences(articles[index].text):
                 key = sentence_key(sentence)
-                if index == indices[0]:
+                if key not in carried_keys:  # every member's words, each sentence once
+                    carried_keys.add(key)
                     carried.append(normalize_whitespace(sentence))
                 if not key or key in seen_keys:
                     continue

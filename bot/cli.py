@@ -307,13 +307,15 @@ def usage(
     since: Annotated[
         str, typer.Option("--since", help="Only briefings newer than this, e.g. 24h or 30d.")
     ] = "7d",
-    by: Annotated[str, typer.Option("--by", help="Group by day, topic or channel.")] = "day",
+    by: Annotated[str, typer.Option("--by", help="Group by day, topic, channel or model.")] = (
+        "day"
+    ),
     fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = (
         "text"
     ),
 ) -> None:
-    """Tokens and estimated cost of saved briefings by day, topic or channel, and today's
-    spend against the daily token budgets."""
+    """Tokens and estimated cost of saved briefings by day, topic, channel or model, and
+    today's spend against the daily token budgets."""
 
     def run() -> None:
         settings = _settings()

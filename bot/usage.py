@@ -1,7 +1,10 @@
 """Cost accounting: the tokens and estimated cost of saved briefings, added up for a report.
 
 ``summarize_usage`` takes the store's ``UsageRecord`` list (one per saved story briefing) and
-groups it by UTC day, topic or channel, with a total over the window. Each group counts
+groups it by UTC day, topic, channel or model, with a total over the window. A briefing's
+model is the one that wrote it (a reused briefing counts under its writer's model);
+``extractive`` groups the briefings no model wrote, and ``unknown`` the model briefings
+saved before briefbot recorded the model. Each group counts
 
 - ``briefings``: story briefings saved (a briefing on a topic saves one per story);
 - ``llm_briefings``: those the model wrote with a request of their own;
@@ -9,8 +12,8 @@ groups it by UTC day, topic or channel, with a total over the window. Each group
   the rest were written by the extractive briefer, some after a failed model call that
   still spent tokens;
 - prompt, completion and total tokens, and the estimated cost in US dollars. The cost is
-  ``None`` (unknown) when some of the group's tokens were spent with no cost stored;
-  ``unpriced_tokens`` says how many.
+  ``None`` (unknown) when some of the group's tokens were spent with no cost stored (a model
+  with no known price, see ``bot.summarize.pricing``); ``unpriced_tokens`` says how many.
 
 It also sets today's spend (from UTC midnight, as ``bot.summarize.budget`` counts it) against
 the daily token budgets that are configured: the deployment's and each channel's (the
@@ -30,9 +33,11 @@ from bot.summarize.budget import day_start
 if TYPE_CHECKING:
     from bot.store.repository import UsageRecord
 
-GroupBy = Literal["day", "topic", "channel"]
+GroupBy = Literal["day", "topic", "channel", "model"]
 GROUPINGS: tuple[GroupBy, ...] = get_args(GroupBy)
 TERMINAL = "terminal"  # the channel label of briefings printed in the terminal
+NO_MODEL = "extractive"  # the model label of briefings no model wrote
+UNKNOWN_MODEL = "unknown"  # ... of model briefings saved before the model was recorded
 
 
 @dataclass(slots=True)
@@ -111,12 +116,23 @@ def channel_label(record: UsageRecord) -> str:
     return record.channel if record.channel is not None else TERMINAL
 
 
+def model_label(record: UsageRecord) -> str:
+    if record.model is not None:
+        return record.model
+    if record.mode is BriefingMode.LLM or record.total_tokens:
+        return UNKNOWN_MODEL
+    return NO_MODEL
+
+
 def group_key(record: UsageRecord, by: GroupBy) -> str:
-    """The group ``record`` belongs to: its UTC date (``2026-11-23``), topic or channel."""
+    """The group ``record`` belongs to: its UTC date (``2026-11-23``), topic, channel or
+    model."""
     if by == "day":
         return record.generated_at.astimezone(UTC).date().isoformat()
     if by == "topic":
         return record.topic
+    if by == "model":
+        return model_label(record)
     return channel_label(record)
 
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -460,7 +461,13 @@ def make_story_briefing(a: int, b: int, story_id: str = "s-0123456789ab") -> Sto
             added=[("Shipping lines diverted vessels to Antwerp.", 2)],
             dropped=["The port will reopen on Wednesday."],
         ),
-        usage=TokenUsage(prompt_tokens=1830, completion_tokens=214, cost_usd=0.0011, cached=False),
+        usage=TokenUsage(
+            prompt_tokens=1830,
+            completion_tokens=214,
+            cost_usd=0.0011,
+            cached=False,
+            model="gpt-4.1-mini-2025-04-14",
+        ),
     )
 
 
@@ -481,6 +488,22 @@ def test_briefing_round_trips_with_key_points_citations_and_sources(repo: Reposi
     assert last.article_ids == [a, b]
     hashes = [(x.id, x.content_hash) for x in repo.get_articles([a, b]) if x.id is not None]
     assert last.content_key == content_key(hashes)
+
+
+def test_tokens_of_a_model_with_no_known_price_round_trip_with_an_unknown_cost(
+    repo: Repository,
+) -> None:
+    a, b = story_with_two_articles(repo)
+    usage = TokenUsage(prompt_tokens=1200, completion_tokens=150, cost_usd=None, model="qwen3:8b")
+    story_briefing = replace(make_story_briefing(a, b), usage=usage)
+    repo.save_briefing(Briefing("rotterdam", T0, BriefingMode.LLM, [story_briefing]))
+
+    last = repo.last_briefing("s-0123456789ab")
+
+    assert last is not None
+    assert last.briefing.usage == usage
+    [record] = repo.usage_records()
+    assert (record.cost_usd, record.model, record.total_tokens) == (None, "qwen3:8b", 1350)
 
 
 def test_content_key_changes_when_a_covered_text_changes(repo: Repository) -> None:

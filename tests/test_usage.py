@@ -1,4 +1,5 @@
-"""``briefbot usage``: tokens and estimated cost of saved briefings by day, topic and channel.
+"""``briefbot usage``: tokens and estimated cost of saved briefings by day, topic, channel and
+model.
 
 Briefings are written for real: the ``brief --llm`` command (or, for a Slack channel or an
 earlier day, the pipeline an adapter or the scheduler would run) against the North Coast
@@ -35,7 +36,7 @@ from bot.summarize.llm import LLMBriefer
 from bot.usage import summarize_usage
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.llm_briefer import faithful_writer, serve_news_site
-from tests.fakes.openai_server import Completion, FakeOpenAI
+from tests.fakes.openai_server import DEFAULT_MODEL, Completion, FakeOpenAI
 
 T = TypeVar("T")
 EVER = "36500d"
@@ -381,7 +382,7 @@ def test_an_empty_store_says_there_are_no_briefings_yet() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--by", "week"], "--by must be one of day, topic, channel"),
+        (["--by", "week"], "--by must be one of day, topic, channel, model"),
         (["--format", "markdown"], "--format must be one of text, json"),
         (["--since", "last tuesday"], "--since: 'last tuesday' is not a duration"),
     ],
@@ -469,6 +470,42 @@ def test_price_settings_override_the_list_price(
     assert stored_costs() == [pytest.approx(0.0012, rel=1e-12)]  # not gpt-4.1-mini's 0.00056
 
 
+def test_usage_by_model_puts_each_briefing_under_the_model_that_wrote_it(
+    news_site: FakeHTTPServer, meter: Meter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter.tokens = (1000, 100)
+    _, grounding = meter.requests(lambda: brief(news_site, "ship aground", "--llm"))
+    _, reused = meter.requests(lambda: brief(news_site, "ship aground", "--llm"))
+    assert reused == 0  # the stored briefing: no request, still the writer's model
+    extractive = len(brief(news_site, "ship aground", "--no-llm")["stories"])
+    with FakeOpenAI(model="llama3.1:8b") as local:
+        monkeypatch.setenv("OPENAI_BASE_URL", local.base_url)
+        monkeypatch.setenv("BRIEFBOT_MODEL", "llama3.1:8b")
+        Meter(local).tokens = (2000, 300)
+        brief(news_site, "tram", "--llm")
+
+    data = usage_json("--by", "model")
+
+    assert data["by"] == "model"
+    assert groups(data) == {
+        DEFAULT_MODEL: totals(
+            2 * grounding, grounding, grounding, 1000 * grounding, 100 * grounding
+        ),
+        "extractive": totals(extractive, 0, 0, 0, 0),
+        "llama3.1:8b": {**totals(1, 1, 0, 2000, 300), "cost_usd": None, "unpriced_tokens": 2300},
+    }
+    assert data["total"]["cost_usd"] is None
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in invoke("usage", "--by", "model").stdout.splitlines()
+        if line.strip()
+    }
+    assert rows["model"][0] == "briefings"
+    assert rows["llama3.1:8b"] == ["1", "1", "0", "2,000", "300", "2,300", "unknown"]
+    assert rows["extractive"][-1] == "$0.0000"
+    assert rows["total"][-1] == "unknown"
+
+
 # ---------------------------------------------------------------------- the core, directly
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -483,6 +520,7 @@ def record(
     channel: str | None = None,
     mode: BriefingMode = BriefingMode.LLM,
     cached: bool = False,
+    model: str | None = None,
 ) -> UsageRecord:
     return UsageRecord(
         generated_at=NOW - timedelta(hours=hours_ago),
@@ -493,6 +531,7 @@ def record(
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=cost_usd,
+        model=model,
     )
 
 
@@ -552,6 +591,26 @@ def test_window_limits_the_groups_while_budgets_count_the_whole_utc_day() -> Non
     ]
 
 
+def test_model_groups_name_briefings_no_model_wrote_and_those_saved_without_one() -> None:
+    records = [
+        record(3, 1000, 100, cost_usd=0.00056, model="gpt-4.1-mini-2025-04-14"),
+        record(3, 0, 0, cost_usd=0.0, model="gpt-4.1-mini-2025-04-14", cached=True),
+        record(2, 0, 0, cost_usd=0.0, mode=BriefingMode.EXTRACTIVE),
+        record(2, 1500, 1200, cost_usd=None, mode=BriefingMode.EXTRACTIVE, model="llama3.1:8b"),
+        record(1, 800, 90, cost_usd=0.000464),  # saved before briefbot recorded the model
+        record(1, 0, 0, cost_usd=0.0, cached=True),  # reused, the writer not recorded
+    ]
+
+    report = summarize_usage(records, by="model", since=NOW - timedelta(days=1), now=NOW)
+
+    by_model = dict(report.groups)
+    assert sorted(by_model) == ["extractive", "gpt-4.1-mini-2025-04-14", "llama3.1:8b", "unknown"]
+    assert by_model["gpt-4.1-mini-2025-04-14"].briefings == 2
+    assert by_model["extractive"].briefings == 1
+    assert by_model["llama3.1:8b"].cost_usd is None  # a failed call of a model with no price
+    assert (by_model["unknown"].briefings, by_model["unknown"].total_tokens) == (2, 890)
+
+
 def test_unknown_grouping_is_refused() -> None:
-    with pytest.raises(ValueError, match="day, topic, channel"):
+    with pytest.raises(ValueError, match="day, topic, channel, model"):
         summarize_usage([], by="week", since=NOW, now=NOW)  # type: ignore[arg-type]

@@ -78,7 +78,7 @@ def emit(text: str) -> None:
 
 
 # ---------------------------------------------------------------------- usage
-_GROUP_TITLE = {"day": "day (UTC)", "topic": "topic", "channel": "channel"}
+_GROUP_TITLE = {"day": "day (UTC)", "topic": "topic", "channel": "channel", "model": "model"}
 
 
 def _when(moment: datetime) -> str:
@@ -128,7 +128,7 @@ def usage_lines(report: UsageReport) -> list[str | Table]:
         )
         headers = ["briefings", "LLM", "cached", "prompt", "completion", "total", "cost USD"]
         footers = _usage_row("total", report.total)
-        # Numbers never wrap; a long topic or channel name folds instead.
+        # Numbers never wrap; a long topic, channel or model name folds instead.
         table.add_column(_GROUP_TITLE[report.by], footer=footers[0], overflow="fold", min_width=10)
         for header, footer in zip(headers, footers[1:], strict=True):
             table.add_column(header, footer=footer, justify="right", no_wrap=True)

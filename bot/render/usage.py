@@ -4,12 +4,13 @@
 package; ``usage_schema()`` loads it)::
 
     {
-      "by": "day",                          # or "topic", "channel"
+      "by": "day",                          # or "topic", "channel", "model"
       "since": "2026-11-16T09:00:00Z",      # the window, ISO-8601 UTC
       "until": "2026-11-23T09:00:00Z",
       "groups": [                           # sorted by key; none when nothing was briefed
-        {"key": "2026-11-23",               # UTC date, topic, or channel ("terminal",
-                                            # "slack:newsroom")
+        {"key": "2026-11-23",               # UTC date, topic, channel ("terminal",
+                                            # "slack:newsroom") or model ("gpt-4.1-mini",
+                                            # "extractive": no model, "unknown": not recorded)
          "briefings": 3, "llm_briefings": 2, "cached_briefings": 1,
          "prompt_tokens": 5200, "completion_tokens": 640, "total_tokens": 5840,
          "cost_usd": 0.003104,              # null: some tokens have no known cost

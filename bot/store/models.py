@@ -147,6 +147,8 @@ class BriefingRow(Base):
 
     ``updated_at`` is the story's time as the briefing saw it; ``content_key``
     identifies the covered articles and their texts (see ``content_key``);
+    ``model`` is the model that wrote it (also when its reply was unusable and the
+    extractive briefer stood in), ``NULL`` when none did or it was not recorded;
     ``payload`` keeps the extras (notes, verification, ...) as JSON.
     """
 
@@ -172,6 +174,7 @@ class BriefingRow(Base):
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
     cost_usd: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[str | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     sources: Mapped[list[BriefingSourceRow]] = relationship(

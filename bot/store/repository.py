@@ -104,8 +104,10 @@ class UsageRecord:
     ``None`` for the terminal. ``mode`` is who wrote it: ``llm`` for the model, ``extractive``
     for the extractive briefer, also when it stood in after the model failed (tokens may have
     been spent all the same). ``cached`` marks a stored model briefing reused at no cost.
-    ``cost_usd`` is ``None`` when tokens were spent but no cost was stored with them; a
-    briefing that spent no tokens costs ``0.0``.
+    ``cost_usd`` is ``None`` when tokens were spent but no cost was stored with them (the
+    model's price was unknown); a briefing that spent no tokens costs ``0.0``. ``model`` is
+    the model that wrote the briefing, ``None`` when none did or when it was saved before
+    briefbot recorded models.
     """
 
     generated_at: datetime
@@ -116,6 +118,7 @@ class UsageRecord:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+    model: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -503,6 +506,7 @@ class Repository:
                     BriefingRow.prompt_tokens,
                     BriefingRow.completion_tokens,
                     BriefingRow.cost_usd,
+                    BriefingRow.model,
                 )
                 .outerjoin(ChannelRow, ChannelRow.id == BriefingRow.channel_id)
                 .order_by(BriefingRow.generated_at, BriefingRow.id)
@@ -521,6 +525,7 @@ class Repository:
                 prompt,
                 completion,
                 cost,
+                model,
             ) in session.execute(query):
                 label = None
                 if platform is not None:
@@ -538,6 +543,7 @@ class Repository:
                         prompt_tokens=prompt,
                         completion_tokens=completion,
                         cost_usd=cost,
+                        model=model,
                     )
                 )
             return records
@@ -779,6 +785,7 @@ def _briefing_row(briefing: Briefing, story: StoryBriefing, channel_id: int | No
         prompt_tokens=usage.prompt_tokens if usage is not None else None,
         completion_tokens=usage.completion_tokens if usage is not None else None,
         cost_usd=usage.cost_usd if usage is not None else None,
+        model=usage.model if usage is not None else None,
         payload=payload,
         sources=[
             BriefingSourceRow(
@@ -840,6 +847,7 @@ def _stored_briefing(row: BriefingRow) -> StoredBriefing:
             completion_tokens=row.completion_tokens,
             cost_usd=cost,
             cached=bool(payload.get("usage_cached", False)),
+            model=row.model,
         )
     mode = BriefingMode(row.mode)
     story = StoryBriefing(

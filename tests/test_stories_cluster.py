@@ -140,3 +140,23 @@ def test_stories_scored_per_article_are_bounded_however_many_stories_exist() -> 
     before = index.comparisons
     index.assign(article(1000, "Port strike", "Dockworkers strike at the port over wages."))
     assert 0 < index.comparisons - before <= 10
+
+
+def test_memory_of_idle_stories_goes_with_them() -> None:
+    """Stories idle past the window go (at the next sweep) with their terms: after the first
+    weeks the index holds about as much on day 40 as on day 15."""
+    index = StoryIndex(window=timedelta(days=2))
+    largest: dict[str, int] = {"early": 0, "late": 0}
+    for day in range(40):
+        for n in range(100):
+            number = day * 1000 + n
+            text = (
+                f"Council of town{number} debates budget{number} for road{number} and "
+                f"school{number}, mayor{number} said."
+            )
+            index.assign(article(number, f"Town{number} budget", text, at=T0 + timedelta(days=day)))
+        if 10 <= day < 20:
+            largest["early"] = max(largest["early"], index.vocabulary)
+        elif day >= 30:
+            largest["late"] = max(largest["late"], index.vocabulary)
+    assert largest["late"] <= largest["early"] * 1.1

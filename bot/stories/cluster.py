@@ -1,13 +1,13 @@
 """Incremental story clustering: each new article joins a recent story or starts one.
 
-An article is a sparse vector of log-weighted term counts (title words count
-twice; capitalised names count as extra ``@name`` terms) weighted by inverse
-document frequencies that are maintained incrementally. A story is the sum of
-its articles' vectors. The article joins the most similar story when the cosine
-similarity, decayed by the time between the article and the story's latest
-article (no decay within ``grace``), reaches ``threshold``; otherwise it starts a
-new story. A syndicated copy (``copy_of``) joins its original's story without
-adding its words again.
+An article is a sparse vector of log-weighted term counts (title words count twice;
+capitalised names count as extra ``@name`` terms) weighted by inverse document
+frequencies over the articles of the live stories, maintained incrementally. A story is
+the sum of its articles' vectors. The article joins the most similar story when the
+cosine similarity, decayed by the time between the article and the story's latest
+article (no decay within ``grace``), reaches ``threshold``; otherwise it starts a new
+story. A syndicated copy (``copy_of``) joins its original's story without adding its
+words again.
 
 Cost per article does not grow with the store: candidates come from an inverted
 index over the stories' terms in which each term keeps only its ``POSTING_CAP``
@@ -68,9 +68,12 @@ class _Story:
     # is a key intersection, and an article joining re-weighs only its own terms.
     weights: dict[str, float] = field(default_factory=dict)
     norm_sq: float = 0.0
-    # What to undo when the story goes idle: the terms it is indexed under, its articles.
+    # What to undo when the story goes idle: the terms it is indexed under, its articles, and
+    # its articles' share of the document frequencies (``df``: articles per term; ``counted``).
     indexed: set[str] = field(default_factory=set)
     articles: list[int] = field(default_factory=list)
+    df: Counter[str] = field(default_factory=Counter)
+    counted: int = 0
 
 
 _STEMS: dict[str, str] = {}
@@ -138,6 +141,12 @@ class StoryIndex:
 
     def __len__(self) -> int:
         return len(self._stories)
+
+    @property
+    def vocabulary(self) -> int:
+        """Distinct terms the live stories' articles use: bounded by the window, not by how
+        long the index has run."""
+        return len(self._df)
 
     # ----------------------------------------------------------------- weights
     def _ranked(self, counts: Counter[str]) -> list[tuple[str, float]]:
@@ -257,6 +266,8 @@ class StoryIndex:
             story = self._stories[story_id] = _Story(story_id)
         self._docs += 1
         self._df.update(counts.keys())
+        story.df.update(counts.keys())
+        story.counted += 1
         story.terms.update(counts)
         if len(story.terms) > 2 * STORY_TERMS:
             story.terms = Counter(dict(story.terms.most_common(STORY_TERMS)))
@@ -305,3 +316,11 @@ class StoryIndex:
             for article_id in story.articles:
                 if self._article_story.get(article_id) == story.id:
                     del self._article_story[article_id]
+            df = self._df
+            for term, count in story.df.items():
+                left = df[term] - count
+                if left > 0:
+                    df[term] = left
+                else:
+                    del df[term]
+            self._docs -= story.counted

@@ -34,13 +34,15 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
 
 from bot.text import analyze, sentence_key, words_hash, words_key
 
 SHINGLE = 5
 NUM_PERM = 64
-LSH_THRESHOLD = 0.3
+# 21 bands of 3 rows: what datasketch picks for a Jaccard threshold of 0.3 over 64
+# permutations (equal weight on false positives and negatives). Candidates are then decided
+# by exact containment, so the bands only need to find them.
+BANDS, ROWS = 21, 3
 CONTAINMENT = 0.6
 REWRITE_CONTAINMENT = 0.2
 SHARED_SENTENCES = 3
@@ -67,9 +69,9 @@ class _Doc:
     sentences: frozenset[str]
     n_sentences: int
     quotes: frozenset[str]
-    _sketch: LeanMinHash | None = None
+    _sketch: np.ndarray | None = None
 
-    def minhash(self) -> LeanMinHash:
+    def minhash(self) -> np.ndarray:
         if self._sketch is None:
             self._sketch = _minhash(self.shingles)
         return self._sketch
@@ -116,9 +118,55 @@ _PERMUTATIONS = np.random.default_rng(7).integers(0, 1 << 63, size=(2, NUM_PERM)
 _PERMUTATIONS[0] |= np.uint64(1)
 
 
-def _minhash(shingles: np.ndarray) -> LeanMinHash:
+def _minhash(shingles: np.ndarray) -> np.ndarray:
+    """The MinHash signature: for each permutation, the smallest permuted shingle hash."""
     mixed = shingles.astype(np.uint64)[:, None] * _PERMUTATIONS[0] + _PERMUTATIONS[1]
-    return LeanMinHash(seed=7, hashvalues=(mixed >> np.uint64(32)).min(axis=0), scheme="legacy")
+    signature: np.ndarray = (mixed >> np.uint64(32)).astype(np.uint32).min(axis=0)
+    return signature
+
+
+class _BandIndex:
+    """Locality-sensitive hashing of MinHash signatures: ``BANDS`` bands of ``ROWS``
+    values each; texts whose signatures agree on a whole band are candidates. Insert, query
+    and remove cost one dictionary operation per band."""
+
+    def __init__(self) -> None:
+        self._tables: list[dict[bytes, set[int]]] = [{} for _ in range(BANDS)]
+        self._bands: dict[int, list[bytes]] = {}
+
+    @staticmethod
+    def _split(signature: np.ndarray) -> list[bytes]:
+        raw = signature.tobytes()
+        width = ROWS * signature.itemsize
+        return [raw[i * width : (i + 1) * width] for i in range(BANDS)]
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._bands
+
+    def insert(self, key: int, signature: np.ndarray) -> None:
+        bands = self._bands[key] = self._split(signature)
+        for table, band in zip(self._tables, bands, strict=True):
+            found = table.get(band)
+            if found is None:
+                table[band] = {key}
+            else:
+                found.add(key)
+
+    def query(self, signature: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        for table, band in zip(self._tables, self._split(signature), strict=True):
+            keys = table.get(band)
+            if keys:
+                found |= keys
+        return found
+
+    def remove(self, key: int) -> None:
+        for table, band in zip(self._tables, self._bands.pop(key, ()), strict=False):
+            keys = table.get(band)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del table[band]
 
 
 def _sentences(text: str) -> tuple[list[str], frozenset[str], int]:
@@ -150,7 +198,7 @@ class DuplicateIndex:
         self._hashes: dict[str, int] = {}
         self._by_key_hash: dict[int, str] = {}
         self._sentences: defaultdict[str, list[int]] = defaultdict(list)
-        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        self._lsh = _BandIndex()
         self._last: tuple[str, str, _Doc] | None = None  # ``find`` then ``add`` of one text
 
     def __len__(self) -> int:
@@ -184,7 +232,7 @@ class DuplicateIndex:
                     candidates.setdefault(posted, 0)
         if len(doc.shingles) >= MIN_SHINGLES:
             for found in self._lsh.query(doc.minhash()):
-                candidates.setdefault(int(found), 0)
+                candidates.setdefault(found, 0)
         best: DuplicateMatch | None = None
         ranked = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))
         for key, shared in ranked[:MAX_CANDIDATES]:
@@ -223,7 +271,7 @@ class DuplicateIndex:
         for sentence in doc.sentences | doc.quotes:
             self._sentences[sentence].append(key)
         if len(doc.shingles) >= MIN_SHINGLES:
-            self._lsh.insert(key, doc.minhash(), check_duplication=False)
+            self._lsh.insert(key, doc.minhash())
         while len(self._docs) > self.capacity:
             self.remove(next(iter(self._docs)))
         self._evict_old()

@@ -13,6 +13,9 @@ from tests.fakes.openai_server import openai_server  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# ``quiet_llm``, ``news_site`` and ``model``: for the tests that brief the news site with a model.
+pytest_plugins = ["tests.fakes.llm_briefer"]
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

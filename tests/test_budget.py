@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
 import pytest
-import stamina
 from typer.testing import CliRunner
 
 from bot.app import build_pipeline
@@ -33,7 +32,7 @@ from bot.domain import Briefing, Channel, Platform, utcnow
 from bot.render.json import briefing_schema, to_json_dict
 from bot.summarize.llm import FALLBACK_PREFIX, LLMBriefer
 from tests.fakes.http import FakeHTTPServer
-from tests.fakes.llm_briefer import faithful_writer, serve_news_site
+from tests.fakes.llm_briefer import faithful_writer
 from tests.fakes.openai_server import Completion, FakeOpenAI
 
 EVER = "36500d"
@@ -48,22 +47,7 @@ NEWSROOM = Channel(Platform.SLACK, "C024BE91L", "newsroom")
 DISCORD = Channel(Platform.DISCORD, "1180000000000000001", "harbour-watch")
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleeps() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=100, cap=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_LLM_TIMEOUT", "1")
-    monkeypatch.setenv("BRIEFBOT_LLM_MAX_RETRIES", "1")
-
-
-@pytest.fixture
-def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
-    return serve_news_site(http_server)
+pytestmark = pytest.mark.usefixtures("quiet_llm")
 
 
 def metered(body: dict[str, Any]) -> Completion:

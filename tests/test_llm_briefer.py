@@ -9,12 +9,10 @@ went over the wire.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
-import stamina
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -26,7 +24,6 @@ from tests.fakes.llm_briefer import (
     faithful_writer,
     misciting_writer,
     passages,
-    serve_news_site,
 )
 from tests.fakes.openai_server import (
     DROP,
@@ -44,28 +41,7 @@ GROUNDING = "ship aground"
 WIRE = "carrying about 3,800 containers"  # in the wire copies' lead: the grounding story
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleeps() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=100, cap=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_LLM_TIMEOUT", "1")
-    monkeypatch.setenv("BRIEFBOT_LLM_MAX_RETRIES", "1")
-
-
-@pytest.fixture
-def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
-    return serve_news_site(http_server)
-
-
-@pytest.fixture
-def model(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    return openai_server
+pytestmark = pytest.mark.usefixtures("quiet_llm")
 
 
 def brief(site: FakeHTTPServer, *extra: str, topic: str = GROUNDING) -> dict[str, Any]:

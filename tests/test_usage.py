@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import jsonschema
 import pytest
-import stamina
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
@@ -35,7 +34,7 @@ from bot.store.repository import UsageRecord
 from bot.summarize.llm import LLMBriefer
 from bot.usage import summarize_usage
 from tests.fakes.http import FakeHTTPServer
-from tests.fakes.llm_briefer import faithful_writer, serve_news_site
+from tests.fakes.llm_briefer import faithful_writer
 from tests.fakes.openai_server import DEFAULT_MODEL, Completion, FakeOpenAI
 
 T = TypeVar("T")
@@ -54,28 +53,7 @@ TOTALS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_retry_sleeps() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=100, cap=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_LLM_TIMEOUT", "1")
-    monkeypatch.setenv("BRIEFBOT_LLM_MAX_RETRIES", "1")
-
-
-@pytest.fixture
-def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
-    return serve_news_site(http_server)
-
-
-@pytest.fixture
-def model(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    return openai_server
+pytestmark = pytest.mark.usefixtures("quiet_llm")
 
 
 class Meter:

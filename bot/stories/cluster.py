@@ -247,12 +247,15 @@ class StoryIndex:
     def _join_copy(self, story_id: str, article: Article) -> None:
         """A syndicated copy joins its original's story without re-weighting it: three
         outlets running one wire text are one report, not three votes for its words."""
-        story = self._stories[story_id]
+        self._join(self._stories[story_id], article)
+
+    def _join(self, story: _Story, article: Article) -> None:
+        """Record ``article`` as a member of ``story`` (its time, its id)."""
         story.size += 1
         when = article.when
         story.last = when if story.last is None else max(story.last, when)
         if article.id is not None:
-            self._article_story[article.id] = story_id
+            self._article_story[article.id] = story.id
             story.articles.append(article.id)
         self._newest = when if self._newest is None else max(self._newest, when)
 
@@ -282,12 +285,7 @@ class StoryIndex:
                 weights[term] = new
                 norm_sq += new * new - old * old
             story.norm_sq = max(norm_sq, 0.0)
-        story.size += 1
-        when = article.when
-        story.last = when if story.last is None else max(story.last, when)
-        if article.id is not None:
-            self._article_story[article.id] = story_id
-            story.articles.append(article.id)
+        self._join(story, article)
         for term, _ in ranked[:INDEX_TERMS]:
             story.indexed.add(term)
             posting = self._postings.setdefault(term, OrderedDict())
@@ -295,7 +293,6 @@ class StoryIndex:
             posting.move_to_end(story_id)
             if len(posting) > POSTING_CAP:
                 posting.popitem(last=False)
-        self._newest = when if self._newest is None else max(self._newest, when)
         self._assigned += 1
         if self._assigned % SWEEP_EVERY == 0:
             self._evict_idle()

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+import stamina
+
 from bot.text import split_sentences, words
 from tests.fakes.http import FakeHTTPServer, Reply
+from tests.fakes.openai_server import FakeOpenAI
 
 E2E = Path(__file__).resolve().parent.parent / "fixtures" / "e2e"
 
@@ -127,3 +131,30 @@ def failing_for(marker: str, failures: list[Any], writer: Writer = faithful_writ
         return writer(body)
 
     return reply
+
+
+# Fixtures for the tests that brief the news site with a model: import them into the test
+# module and mark it ``pytestmark = pytest.mark.usefixtures("quiet_llm")``.
+
+
+@pytest.fixture
+def quiet_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No discovery, short model timeouts, one retry, and retries that do not sleep."""
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    monkeypatch.setenv("BRIEFBOT_LLM_TIMEOUT", "1")
+    monkeypatch.setenv("BRIEFBOT_LLM_MAX_RETRIES", "1")
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
+
+
+@pytest.fixture
+def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
+    """The North Coast Network feed and its article pages on a local server."""
+    return serve_news_site(http_server)
+
+
+@pytest.fixture
+def model(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    """The fake OpenAI-compatible server, configured as the briefer's model."""
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    return openai_server

@@ -16,26 +16,10 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.render.json import briefing_schema
-from tests.fakes.http import FakeHTTPServer, Reply
+from tests.fakes.http import FakeHTTPServer
 
 E2E = Path(__file__).parent / "fixtures" / "e2e"
 EVER = "36500d"  # the fixture dates are fixed; brief over a window that always reaches them
-
-
-@pytest.fixture
-def news_site(http_server: FakeHTTPServer) -> FakeHTTPServer:
-    """The North Coast Network feed and its article pages, on 127.0.0.1."""
-    feed = (E2E / "feed.xml").read_text(encoding="utf-8").replace("{BASE}", http_server.base_url)
-    http_server.route(
-        "GET", "/feed.xml", Reply(200, feed, {"Content-Type": "application/rss+xml; charset=utf-8"})
-    )
-    for page in sorted((E2E / "articles").glob("*.html")):
-        http_server.route(
-            "GET",
-            f"/articles/{page.name}",
-            Reply(200, page.read_bytes(), {"Content-Type": "text/html; charset=utf-8"}),
-        )
-    return http_server
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,6 @@ from bot.cli import app
 from bot.render.json import briefing_schema
 from tests.fakes.http import FakeHTTPServer
 
-E2E = Path(__file__).parent / "fixtures" / "e2e"
 EVER = "36500d"  # the fixture dates are fixed; brief over a window that always reaches them
 
 

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.render.json import briefing_schema
-from tests.fakes.http import FakeHTTPServer
+from tests.fakes.http import FakeHTTPServer, Reply
 from tests.fakes.llm_briefer import (
+    E2E,
     copied_points,
     failing_for,
     faithful_writer,
@@ -175,3 +176,43 @@ def test_second_identical_run_reuses_the_briefing_without_a_request(
         "cost_usd": 0.0,
         "cached": True,
     }
+
+
+def test_new_articles_get_an_update_prompt_with_the_previous_points_and_only_new_passages(
+    news_site: FakeHTTPServer, model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fixture's articles are two weeks old: keep their stories open to newcomers.
+    monkeypatch.setenv("BRIEFBOT_STORY_WINDOW_DAYS", "36500")
+    # The feed as it stood before the Post's follow-up (item 6) was published.
+    full = (E2E / "feed.xml").read_text(encoding="utf-8").replace("{BASE}", news_site.base_url)
+    items = full.split("<item>")
+    early = "<item>".join(i for i in items if "pilot-warned-unlit-buoy" not in i)
+    assert early != full
+    news_site.route("GET", "/early.xml", Reply(200, early, {"Content-Type": "application/rss+xml"}))
+    model.script(*[faithful_writer] * 10)
+    code = CliRunner().invoke(
+        app,
+        ["brief", GROUNDING, "-s", news_site.url("/early.xml"), "--since", EVER, "-f", "json"],
+        catch_exceptions=False,
+    )
+    assert code.exit_code == 0, code.stderr
+    first = grounding(json.loads(code.stdout))
+    assert not any("buoy" in s["url"] for s in first["sources"])
+    sent_before = len(model.bodies)
+
+    second = grounding(brief(news_site))
+    follow_up = [s["id"] for s in second["sources"] if "pilot-warned-unlit-buoy" in s["url"]]
+    assert len(follow_up) == 1
+    updates = [
+        b
+        for b in model.bodies[sent_before:]
+        if "<previous_briefing>" in b["messages"][-1]["content"]
+    ]
+    assert len(updates) == 1
+    prompt = updates[0]["messages"][-1]["content"]
+    previous = prompt.split("<previous_briefing>")[1].split("</previous_briefing>")[0]
+    for point in first["key_points"]:
+        assert point["text"] in previous
+    # Only the new article's passage is sent, not the five the previous briefing covered.
+    assert {p.id for p in passages(updates[0])} == set(follow_up)
+    assert "buoy" in prompt

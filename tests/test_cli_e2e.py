@@ -238,3 +238,17 @@ def test_demo_prints_cited_briefings() -> None:
     assert code == 0, err
     assert "independent report" in out
     assert "[1]" in out
+
+
+def test_demo_key_points_do_not_give_the_same_figures_twice() -> None:
+    code, out, err = run("demo", "--format", "json")
+    assert code == 0, err
+    points = [
+        p["text"]
+        for briefing in json.loads(out)
+        for s in briefing["stories"]
+        for p in s["key_points"]
+    ]
+    # Each figure is one fact, however the outlets word it.
+    assert sum("87 percent" in p for p in points) == 1
+    assert sum("60,000" in p for p in points) == 1

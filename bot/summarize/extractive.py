@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bot.domain import Article, KeyPoint, SourceRef, Story, StoryBriefing
 from bot.errors import SummarizerError
@@ -43,6 +44,7 @@ MIN_POINTS = 3
 _SUPPORT_WEIGHT, _CENTRAL_WEIGHT, _LEAD_WEIGHT = 0.5, 0.35, 0.15
 _MMR_LAMBDA = 0.7
 _REDUNDANT = 0.5  # a candidate this similar to (or this contained in) a chosen point is skipped
+_FIGURE_CONTEXT = 3  # content terms that, with one shared figure, make two sentences one fact
 _KEEP_RATIO = 0.45  # beyond MIN_POINTS, only points scoring at least this share of the best
 _LEAD_SPAN = 8  # sentences after this position get no lead bonus
 _MAX_CANDIDATES = 200  # sentences aligned across the story, chosen by centrality and position
@@ -176,15 +178,39 @@ def _candidates(model: _StoryModel, *, relaxed: bool) -> list[_Candidate]:
     return found
 
 
+def _shared_figures(a: Profile, b: Profile) -> int:
+    """Figures two sentences both give (a year or a count under ten does not count: too
+    common to mark a fact)."""
+    return sum(
+        1
+        for x in a.numbers
+        if (x.percent or x.value >= 10)
+        and not _looks_like_year(x.value)
+        and any(x.matches(y) for y in b.numbers)
+    )
+
+
+def _looks_like_year(value: Decimal) -> bool:
+    return value == value.to_integral_value() and 1900 <= value <= 2100
+
+
 def _repetition(candidate: _Candidate, point: _Candidate) -> float:
-    """How much a candidate repeats a chosen point (similar to it, or contained in it)."""
+    """How much a candidate repeats a chosen point: similar to it, contained in it, or giving
+    the same figures about the same things ("87 percent ... turnout of 74 percent" twice in
+    other words; "60,000 ... told not to drink tap water" and "told some 60,000 residents
+    that tap water was unsafe to drink")."""
     similar = sentence_similarity(candidate.ref.text, point.ref.text)
     total = candidate.profile.total
     if total == 0:
         return similar
     weights = candidate.profile.weights
-    shared = math.fsum(weights[t] for t in weights.keys() & point.profile.weights.keys())
-    return max(similar, shared / total)
+    common = weights.keys() & point.profile.weights.keys()
+    shared = math.fsum(weights[t] for t in common)
+    score = max(similar, shared / total)
+    figures = _shared_figures(candidate.profile, point.profile)
+    if figures >= 2 or (figures == 1 and len(common) >= _FIGURE_CONTEXT):
+        score = max(score, _REDUNDANT)
+    return score
 
 
 def _select(candidates: list[_Candidate], max_points: int) -> list[_Candidate]:

@@ -117,7 +117,13 @@ def stem(word: str) -> str:
 
 def content_words(text: str) -> list[str]:
     """Folded, stemmed words without stopwords or one-letter tokens."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+    return [found for found in map(content_stem, words(text)) if found]
+
+
+@lru_cache(maxsize=262144)
+def content_stem(word: str) -> str:
+    """``content_words`` of one folded word: its stem, or "" for a stopword or a letter."""
+    return stem(word) if word not in STOPWORDS and len(word) > 1 else ""
 
 
 def numbers(text: str) -> set[str]:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from operator import mul
 
 from bot.domain import Article
-from bot.text import STOPWORDS, analyze, content_words, sentence_entities, stem
+from bot.text import analyze, content_stem, content_words, sentence_entities
 
 TITLE_WEIGHT = 2
 ENTITY_WEIGHT = 1
@@ -76,19 +76,6 @@ class _Story:
     counted: int = 0
 
 
-_STEMS: dict[str, str] = {}
-
-
-def _content_stem(word: str) -> str:
-    """``content_words`` for one folded word: its stem, or "" for a stopword or a letter."""
-    found = _STEMS.get(word)
-    if found is None:
-        if len(_STEMS) > 500_000:
-            _STEMS.clear()
-        found = _STEMS[word] = stem(word) if word not in STOPWORDS and len(word) > 1 else ""
-    return found
-
-
 def article_terms(article: Article) -> Counter[str]:
     """Raw term counts of an article: title words weigh double, names add ``@`` terms.
 
@@ -106,7 +93,7 @@ def article_terms(article: Article) -> Counter[str]:
         if len(lead) >= LEAD_WORDS:
             break
         sentences.append(sentence)
-        lead.extend(filter(None, map(_content_stem, tokens)))
+        lead.extend(filter(None, map(content_stem, tokens)))
     counts.update(lead[:LEAD_WORDS])
     for name in sentence_entities(sentences):
         counts["@" + name] += ENTITY_WEIGHT

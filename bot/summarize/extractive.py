@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from bot.domain import Article, KeyPoint, SourceRef, Story, StoryBriefing
@@ -44,6 +45,7 @@ MIN_POINTS = 3
 _SUPPORT_WEIGHT, _CENTRAL_WEIGHT, _LEAD_WEIGHT = 0.5, 0.35, 0.15
 _MMR_LAMBDA = 0.7
 _REDUNDANT = 0.5  # a candidate this similar to (or this contained in) a chosen point is skipped
+_DEVELOPMENT_GAP = timedelta(hours=12)  # a report this much later than the first may be news
 _FIGURE_CONTEXT = 3  # content terms that, with one shared figure, make two sentences one fact
 _KEEP_RATIO = 0.45  # beyond MIN_POINTS, only points scoring at least this share of the best
 _LEAD_SPAN = 8  # sentences after this position get no lead bonus
@@ -244,6 +246,36 @@ def _select(candidates: list[_Candidate], max_points: int) -> list[_Candidate]:
     return chosen
 
 
+def _with_latest_development(
+    model: _StoryModel, candidates: list[_Candidate], chosen: list[_Candidate], max_points: int
+) -> list[_Candidate]:
+    """Make room for what the newest report adds.
+
+    Points rank by how many reports carry them, so a developing story's latest development,
+    reported by one outlet so far, would never make the briefing. When the newest article is
+    an independent report that came ``_DEVELOPMENT_GAP`` or more after the story began and
+    no chosen point is one it alone carries (it may well repeat the background), its best
+    sentence that repeats no other point takes the last place (or a free one).
+    """
+    newest = len(model.articles) - 1  # the articles are in chronological order
+    if (
+        newest < 1
+        or model.roots[newest] != newest
+        or max_points <= MIN_POINTS
+        or len(chosen) < MIN_POINTS
+        or model.articles[newest].when - model.articles[0].when < _DEVELOPMENT_GAP
+        or any(c.sources == (newest,) for c in chosen)
+    ):
+        return chosen
+    kept = chosen if len(chosen) < max_points else chosen[:-1]
+    for candidate in candidates:
+        if candidate.ref.article == newest and all(
+            _repetition(candidate, point) < _REDUNDANT for point in kept
+        ):
+            return [*kept, candidate]
+    return chosen
+
+
 def _choose_title(model: _StoryModel, fallback: str) -> str:
     """The headline most representative of the story, by independent reports carrying it."""
     best: tuple[float, int] | None = None
@@ -314,7 +346,9 @@ def brief_story(story: Story, articles: Sequence[Article], *, max_points: int = 
             c for c in _candidates(model, relaxed=True) if c.ref not in strict
         ]
         candidates.sort(key=lambda c: (-c.score, c.ref.article, c.ref.index))
-    chosen = _select(candidates, max_points)
+    chosen = _with_latest_development(
+        model, candidates, _select(candidates, max_points), max_points
+    )
     key_points = [KeyPoint(text=c.ref.text, sources=[a + 1 for a in c.sources]) for c in chosen]
     if not key_points:
         key_points = _title_points(model)

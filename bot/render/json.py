@@ -102,11 +102,16 @@ def to_json_dict(briefing: Briefing) -> dict[str, Any]:
 
 
 @cache
-def _schema_text() -> str:
-    return resources.files("bot.render").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+def _bundled_text(name: str) -> str:
+    return resources.files("bot.render").joinpath(name).read_text(encoding="utf-8")
+
+
+def bundled_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema file shipped in ``bot/render`` (a fresh copy on every call)."""
+    schema: dict[str, Any] = json.loads(_bundled_text(name))
+    return schema
 
 
 def briefing_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) that ``to_json_dict`` output conforms to."""
-    schema: dict[str, Any] = json.loads(_schema_text())
-    return schema
+    return bundled_schema(SCHEMA_FILE)

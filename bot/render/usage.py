@@ -35,12 +35,9 @@ removed or change meaning.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from bot.render.json import iso
+from bot.render.json import bundled_schema, iso
 from bot.usage import BudgetUse, UsageReport, UsageTotals
 
 SCHEMA_FILE = "usage.schema.json"
@@ -92,12 +89,6 @@ def to_json_dict(report: UsageReport) -> dict[str, Any]:
     }
 
 
-@cache
-def _schema_text() -> str:
-    return resources.files("bot.render").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-
-
 def usage_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) that ``to_json_dict`` output conforms to."""
-    schema: dict[str, Any] = json.loads(_schema_text())
-    return schema
+    return bundled_schema(SCHEMA_FILE)

@@ -319,3 +319,22 @@ def test_briefings_reused_from_the_cache_cost_nothing(
     # A stored briefing is still served over budget: it costs nothing.
     assert only_story(brief(news_site, TRAM))["key_points"] == written["key_points"]
     assert len(model.requests) == 2
+
+
+def test_a_spend_counts_in_every_process_before_its_briefing_is_saved(
+    news_site: FakeHTTPServer, model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DEPLOYMENT, "1000")  # less than one briefing
+    bot = Bot(news_site)
+    terminal = Bot(news_site)  # a second process on the same store, e.g. a terminal run
+    bot.briefer.channel = NEWSROOM
+    # The bot's model call has come back; its briefing is not saved yet.
+    unsaved = bot.pipeline.brief(Topic(TRAM.lower()), since=timedelta(days=36500))
+    assert by_model(only_story(_json(unsaved)))
+
+    note = over_budget(only_story(terminal.brief(GLASS)), DEPLOYMENT)
+
+    assert "1,100 of 1,000 tokens" in note
+    assert requests_about(model, GLASS_MARKER) == 0
+    bot.close()
+    terminal.close()

@@ -207,6 +207,10 @@ def test_upgrading_a_0001_database_keeps_its_briefings_with_no_model(
         records, by="model", since=STRIKE_AT, now=STRIKE_AT + timedelta(days=1)
     )
     assert [key for key, _ in report.groups] == ["extractive", "unknown"]
+    # 0003: the tokens saved briefings spent carry over into the daily budgets' spends.
+    with Repository.open(empty_url) as repo:
+        assert repo.tokens_spent_since(STRIKE_AT, every_channel=True) == 1100
+        assert repo.tokens_spent_since(STRIKE_AT + timedelta(minutes=1), every_channel=True) == 0
 
 
 def test_downgrading_to_0001_drops_only_the_model_column(engine: Engine) -> None:

@@ -142,6 +142,20 @@ class ChannelRow(Base):
     name: Mapped[str]
 
 
+class TokenSpendRow(Base):
+    """Tokens one model call spent, recorded the moment the reply came (before its briefing
+    is saved, if it ever is), so every process sees the day's spend against the budgets."""
+
+    __tablename__ = "token_spends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    tokens: Mapped[int]
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+
+
 class BriefingRow(Base):
     """The briefing of one story as generated at one time (for one channel, if any).
 

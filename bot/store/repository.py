@@ -59,6 +59,7 @@ from bot.store.models import (
     OutletRow,
     StoryArticleRow,
     StoryRow,
+    TokenSpendRow,
 )
 
 log = logging.getLogger(__name__)
@@ -457,26 +458,25 @@ class Repository:
             )
             return _stored_briefing(row) if row is not None else None
 
-    def tokens_since(
+    def record_spend(self, tokens: int, channel: Channel | None, at: datetime) -> None:
+        """Record tokens a model call spent at ``at``, in ``channel`` (``None`` = the
+        terminal), the moment they are spent: the daily budgets of every process count them."""
+        with self._transaction("record the tokens spent") as session:
+            channel_id = _channel_row(session, channel).id if channel is not None else None
+            session.add(TokenSpendRow(at=at, tokens=tokens, channel_id=channel_id))
+
+    def tokens_spent_since(
         self, since: datetime, *, channel: Channel | None = None, every_channel: bool = False
-    ) -> tuple[int, datetime | None]:
-        """Prompt plus completion tokens of briefings generated since ``since`` and the newest
-        such ``generated_at``: in ``channel`` (``None`` = the terminal), or in every channel
-        with ``every_channel``."""
+    ) -> int:
+        """Tokens model calls spent at or after ``since``: in ``channel`` (``None`` = the
+        terminal), or in every channel with ``every_channel``."""
         with self._transaction("add up the tokens spent", write=False) as session:
-            query = select(
-                func.coalesce(
-                    func.sum(
-                        func.coalesce(BriefingRow.prompt_tokens, 0)
-                        + func.coalesce(BriefingRow.completion_tokens, 0)
-                    ),
-                    0,
-                ),
-                func.max(BriefingRow.generated_at),
-            ).where(BriefingRow.generated_at >= since)
+            query = select(func.coalesce(func.sum(TokenSpendRow.tokens), 0)).where(
+                TokenSpendRow.at >= since
+            )
             if not every_channel:
                 if channel is None:
-                    query = query.where(BriefingRow.channel_id.is_(None))
+                    query = query.where(TokenSpendRow.channel_id.is_(None))
                 else:
                     channel_id = session.scalar(
                         select(ChannelRow.id).where(
@@ -485,10 +485,9 @@ class Repository:
                         )
                     )
                     if channel_id is None:
-                        return 0, None
-                    query = query.where(BriefingRow.channel_id == channel_id)
-            total, newest = session.execute(query).one()
-            return int(total or 0), newest
+                        return 0
+                    query = query.where(TokenSpendRow.channel_id == channel_id)
+            return int(session.scalar(query) or 0)
 
     def usage_records(self, since: datetime | None = None) -> list[UsageRecord]:
         """Every saved story briefing generated at or after ``since`` (all of them with

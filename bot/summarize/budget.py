@@ -1,11 +1,10 @@
-"""Daily token budgets: per deployment and per channel, from the tokens briefings spent.
+"""Daily token budgets: per deployment and per channel, from the tokens model calls spent.
 
-``BRIEFBOT_DAILY_TOKEN_BUDGET`` caps the prompt plus completion tokens all briefings of one
+``BRIEFBOT_DAILY_TOKEN_BUDGET`` caps the prompt plus completion tokens all model calls of one
 UTC day may spend; ``BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET`` caps each channel (the terminal
-counts as one channel of its own). Spending is read from the stored briefings, plus what
-this process spent on briefings not saved yet (a run briefs every story before the entry
-point saves the briefing): a spend is counted from memory only while it is newer than the
-newest saved briefing of the day, after which the store has it.
+counts as one channel of its own). Every spend is written to the store the moment the reply
+comes (``Repository.record_spend``), before its briefing is saved, so every process (the
+bot, a terminal run, a scheduled digest) sees the same day's spend.
 
 Over budget, the LLM briefer writes the extractive briefing instead, with a visible note.
 """
@@ -14,24 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, time
 
 from bot.domain import Channel, utcnow
 from bot.store.repository import Repository
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Spend:
-    at: datetime
-    tokens: int
-    channel: tuple[str, str] | None
-
-
-def _channel_key(channel: Channel | None) -> tuple[str, str] | None:
-    return None if channel is None else (str(channel.platform), channel.external_id)
 
 
 def day_start(moment: datetime) -> datetime:
@@ -54,26 +41,16 @@ class TokenBudget:
         self.daily = daily
         self.per_channel = per_channel
         self.clock = clock
-        self._spent: list[_Spend] = []
 
     def record(self, tokens: int, channel: Channel | None) -> None:
-        """Remember tokens spent on a briefing that is not saved yet."""
+        """Record tokens a model call just spent, in ``channel`` (``None`` = the terminal)."""
         if tokens > 0:
-            self._spent.append(_Spend(self.clock(), tokens, _channel_key(channel)))
+            self.repo.record_spend(tokens, channel, self.clock())
 
     def spent(self, channel: Channel | None, *, every_channel: bool) -> int:
-        """Tokens spent today in ``channel`` (or in every channel)."""
+        """Tokens spent today in ``channel`` (or in every channel), by any process."""
         start = day_start(self.clock())
-        stored, newest = self.repo.tokens_since(start, channel=channel, every_channel=every_channel)
-        key = _channel_key(channel)
-        unsaved = sum(
-            s.tokens
-            for s in self._spent
-            if s.at >= start
-            and (newest is None or s.at > newest)
-            and (every_channel or s.channel == key)
-        )
-        return stored + unsaved
+        return self.repo.tokens_spent_since(start, channel=channel, every_channel=every_channel)
 
     def exceeded(self, channel: Channel | None) -> str | None:
         """Why no more model calls may be made today (a sentence for the note), or ``None``."""

@@ -378,12 +378,7 @@ class Repository:
             if channel is None:
                 query = query.where(BriefingRow.channel_id.is_(None))
             else:
-                channel_id = session.scalar(
-                    select(ChannelRow.id).where(
-                        ChannelRow.platform == str(channel.platform),
-                        ChannelRow.external_id == channel.external_id,
-                    )
-                )
+                channel_id = _channel_id(session, channel)
                 if channel_id is None:
                     return None
                 query = query.where(BriefingRow.channel_id == channel_id)
@@ -478,12 +473,7 @@ class Repository:
                 if channel is None:
                     query = query.where(TokenSpendRow.channel_id.is_(None))
                 else:
-                    channel_id = session.scalar(
-                        select(ChannelRow.id).where(
-                            ChannelRow.platform == str(channel.platform),
-                            ChannelRow.external_id == channel.external_id,
-                        )
-                    )
+                    channel_id = _channel_id(session, channel)
                     if channel_id is None:
                         return 0
                     query = query.where(TokenSpendRow.channel_id == channel_id)
@@ -701,13 +691,20 @@ def _stories(session: Session, rows: Sequence[StoryRow]) -> list[Story]:
     ]
 
 
-def _channel_row(session: Session, channel: Channel) -> ChannelRow:
-    row = session.scalar(
-        select(ChannelRow).where(
-            ChannelRow.platform == str(channel.platform),
-            ChannelRow.external_id == channel.external_id,
-        )
+def _channel_where(channel: Channel) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return (
+        ChannelRow.platform == str(channel.platform),
+        ChannelRow.external_id == channel.external_id,
     )
+
+
+def _channel_id(session: Session, channel: Channel) -> int | None:
+    """The stored id of ``channel``; ``None`` when it was never stored."""
+    return session.scalar(select(ChannelRow.id).where(*_channel_where(channel)))
+
+
+def _channel_row(session: Session, channel: Channel) -> ChannelRow:
+    row = session.scalar(select(ChannelRow).where(*_channel_where(channel)))
     if row is None:
         row = ChannelRow(
             platform=str(channel.platform), external_id=channel.external_id, name=channel.name

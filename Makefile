@@ -20,6 +20,7 @@ demo: $(STAMP)  ## run the main job on the bundled sample news, offline
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -37,17 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.pipeline_speed import CorpusGenerator
-from bot.app import build_pipeline
+from bot.app import briefer_settings, build_service
 from bot.config import load_settings
 from bot.demo import demo_sources
-from bot.domain import Article, Story, utcnow
+from bot.domain import Article, Story, terminal, utcnow
+from bot.llm.client import LLMClient
 from bot.pipeline import shift_articles
 from bot.summarize.align import Alignment, source_sentences
 from bot.summarize.briefers import ExtractiveBriefer
 from bot.summarize.coverage import independent_roots
 from bot.summarize.extractive import _source_refs, _unique, clean_title
 from bot.summarize.llm import LLMBriefer
-from bot.summarize.llm_client import LLMClient
 from bot.summarize.passages import naive_text
 from bot.summarize.prompts import format_date
 from bot.summarize.tokens import count_message_tokens
@@ -148,17 +148,17 @@ def generated_stories(count: int, seed: int) -> list[GeneratedStory]:
 # ---------------------------------------------------------------------- demo stories
 def demo_stories(workdir: Path) -> list[tuple[Story, list[Article]]]:
     settings = load_settings(BRIEFBOT_FETCH_FULL_TEXT=False, BRIEFBOT_DISCOVERY=[])
-    pipeline = build_pipeline(
-        settings, database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", force_llm=False
-    )
-    gathered = asyncio.run(pipeline.gather(demo_sources()))
-    pipeline.ingest_articles(shift_articles(gathered.articles, utcnow() - timedelta(hours=1)))
-    repo = pipeline.repo
-    found = [
-        (story, repo.story_articles(story.id))
-        for story in repo.stories_updated_since(utcnow() - timedelta(days=30))
-    ]
-    repo.close()
+
+    async def ingest() -> list[tuple[Story, list[Article]]]:
+        database_url = f"sqlite:///{workdir / 'demo.sqlite3'}"
+        async with build_service(settings, database_url=database_url, force_llm=False) as service:
+            gathered = await service.gather(demo_sources())
+            await service.ingest_articles(
+                shift_articles(gathered.articles, utcnow() - timedelta(hours=1))
+            )
+            return await service.stories(since=timedelta(days=30))
+
+    found = asyncio.run(ingest())
     return [(story, articles) for story, articles in found if len(articles) >= 3]
 
 
@@ -213,12 +213,12 @@ def demo_multi_outlet(articles: Sequence[Article]) -> list[str]:
     return found
 
 
-def brief_once(
+async def brief_once(
     briefer: LLMBriefer, server: FakeOpenAI, story: Story, articles: Sequence[Article]
 ) -> tuple[dict[str, Any], float]:
     before = len(server.bodies)
     started = time.perf_counter()
-    briefing = briefer.brief_story(story, articles)
+    briefing = await briefer.brief_story(story, articles, terminal())
     seconds = time.perf_counter() - started
     if briefing.mode.value != "llm" or len(server.bodies) != before + 1:
         raise RuntimeError(f"story {story.id} was not briefed by the model: {briefing.notes}")
@@ -226,23 +226,30 @@ def brief_once(
 
 
 def run(stories: int, seed: int) -> dict[str, list[Measured]]:
-    results: dict[str, list[Measured]] = {"demo": [], "generated": []}
     with FakeOpenAI() as server, tempfile.TemporaryDirectory() as tmp:
         server.script(*([faithful_writer] * 10_000))
-        settings = load_settings(
-            OPENAI_BASE_URL=server.base_url, BRIEFBOT_LLM_TIMEOUT=10, BRIEFBOT_LLM_MAX_RETRIES=0
-        )
-        client = LLMClient(settings)
+        demo = demo_stories(Path(tmp))
+        return asyncio.run(measure(server, demo, stories, seed))
+
+
+async def measure(
+    server: FakeOpenAI, demo: list[tuple[Story, list[Article]]], stories: int, seed: int
+) -> dict[str, list[Measured]]:
+    results: dict[str, list[Measured]] = {"demo": [], "generated": []}
+    settings = load_settings(
+        OPENAI_BASE_URL=server.base_url, BRIEFBOT_LLM_TIMEOUT=10, BRIEFBOT_LLM_MAX_RETRIES=0
+    )
+    async with LLMClient(settings) as client:
         briefer = LLMBriefer(
             client,
             client.prompts,
             None,
             fallback=ExtractiveBriefer(),
-            prompt_token_budget=settings.prompt_token_budget,
+            settings=briefer_settings(settings),
             clock=lambda: NOW,
         )
-        for story, articles in demo_stories(Path(tmp)):
-            body, seconds = brief_once(briefer, server, story, articles)
+        for story, articles in demo:
+            body, seconds = await brief_once(briefer, server, story, articles)
             sent = prompt_sentences(body)
             prompt = Alignment([Article(url="prompt:", title="", text=" ".join(sent), outlet="")])
             multi = demo_multi_outlet(articles)
@@ -256,7 +263,7 @@ def run(stories: int, seed: int) -> dict[str, list[Measured]]:
                 )
             )
         for item in generated_stories(stories, seed):
-            body, seconds = brief_once(briefer, server, item.story, item.articles)
+            body, seconds = await brief_once(briefer, server, item.story, item.articles)
             kept = {item.fact_of[s] for s in prompt_sentences(body) if s in item.fact_of}
             results["generated"].append(
                 Measured(

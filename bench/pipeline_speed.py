@@ -1,6 +1,6 @@
 """Speed of the story layer: normalize + duplicate detection + clustering, per article.
 
-Runs exactly what ``Pipeline.ingest_articles`` runs for each new article except the
+Runs exactly what ``Ingestor.ingest`` runs for each new article except the
 database writes (``normalize``, ``DuplicateIndex.find``/``add``, ``StoryIndex.assign``)
 on generated corpora of 10k, 50k and 100k articles, one process, one core.
 

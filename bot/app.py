@@ -1,8 +1,7 @@
-"""Composition root: settings -> store -> briefer -> pipeline.
+"""Composition root: settings -> store -> model client -> briefer -> service.
 
-The only module that chooses concrete classes. Entry points (CLI, Slack,
-Discord, scheduler) ask it for a ready ``Pipeline`` and never wire anything
-themselves.
+The only module that chooses concrete classes. Entry points (CLI, Slack, Discord,
+scheduler) ask it for a ready ``BriefingService`` and never wire anything themselves.
 """
 
 from __future__ import annotations
@@ -14,9 +13,11 @@ from datetime import datetime
 from bot.config import Settings
 from bot.domain import BriefingMode, utcnow
 from bot.errors import ConfigError
-from bot.pipeline import Pipeline, StoryBriefer
-from bot.store.repository import Repository
+from bot.service import BriefingService
+from bot.store import Store
 from bot.summarize.briefers import ExtractiveBriefer
+from bot.summarize.budget import TokenBudget
+from bot.summarize.ports import BrieferSettings, StoryBriefer
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +38,59 @@ def resolve_mode(settings: Settings, force_llm: bool | None = None) -> BriefingM
     return BriefingMode.EXTRACTIVE
 
 
-def build_briefer(
-    settings: Settings,
-    repo: Repository,
-    mode: BriefingMode,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-) -> StoryBriefer:
-    """The briefer for ``mode``, on the pipeline's ``clock`` (the token budgets' day)."""
-    if mode is BriefingMode.LLM:
-        from bot.summarize.llm import LLMBriefer  # imported here: the openai SDK is heavy
-
-        return LLMBriefer.from_settings(settings, repo, fallback=ExtractiveBriefer(), clock=clock)
-    return ExtractiveBriefer()
+def briefer_settings(settings: Settings) -> BrieferSettings:
+    return BrieferSettings(
+        max_points=settings.max_points,
+        prompt_token_budget=settings.prompt_token_budget,
+        completion_token_estimate=settings.max_completion_tokens,
+        daily_token_budget=settings.daily_token_budget,
+        channel_daily_token_budget=settings.channel_daily_token_budget,
+    )
 
 
-def open_store(settings: Settings, *, database_url: str | None = None) -> Repository:
+def open_store(settings: Settings, *, database_url: str | None = None) -> Store:
     """The configured store, its schema brought up to date."""
-    return Repository.open(database_url or settings.resolved_database_url)
+    return Store.open(database_url or settings.resolved_database_url)
 
 
-def build_pipeline(
+def build_service(
     settings: Settings,
     *,
     database_url: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     force_llm: bool | None = None,
-) -> Pipeline:
-    """A pipeline on the configured store with the briefer the settings ask for."""
+) -> BriefingService:
+    """A service on the configured store with the briefer the settings ask for; ``clock``
+    dates briefings and is the token budgets' day."""
     mode = resolve_mode(settings, force_llm)
-    repo = open_store(settings, database_url=database_url)
-    briefer = build_briefer(settings, repo, mode, clock=clock)
-    return Pipeline(settings, repo, briefer, clock=clock)
+    store = open_store(settings, database_url=database_url)
+    options = briefer_settings(settings)
+    extractive = ExtractiveBriefer(max_points=options.max_points)
+    briefer: StoryBriefer = extractive
+    on_close = None
+    if mode is BriefingMode.LLM:
+        from bot.llm.client import LLMClient  # imported here: the openai SDK is heavy
+        from bot.summarize.llm import LLMBriefer
+
+        try:
+            client = LLMClient(settings)
+        except BaseException:
+            store.close()
+            raise
+        budget = TokenBudget(
+            store.spend,
+            daily=options.daily_token_budget,
+            per_channel=options.channel_daily_token_budget,
+            clock=clock,
+        )
+        briefer = LLMBriefer(
+            client,
+            client.prompts,
+            store.briefings,
+            fallback=extractive,
+            budget=budget,
+            settings=options,
+            clock=clock,
+        )
+        on_close = client.close
+    return BriefingService(settings, store, briefer, clock=clock, on_close=on_close)

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,7 +27,18 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from bot.domain import MAX_POINTS, Topic, topic_key
 from bot.errors import ConfigError
+
+__all__ = [
+    "MAX_DURATION",
+    "Settings",
+    "Topic",
+    "load_settings",
+    "load_topics",
+    "parse_duration",
+    "save_topics",
+]
 
 DiscoveryName = Literal["gdelt", "googlenews"]
 _DEFAULT_DISCOVERY: tuple[DiscoveryName, ...] = ("gdelt", "googlenews")
@@ -82,6 +92,10 @@ class Settings(BaseSettings):
     since: str = Field(default="48h", alias="BRIEFBOT_SINCE")
     story_window_days: float = Field(default=7.0, gt=0, alias="BRIEFBOT_STORY_WINDOW_DAYS")
     max_stories: int = Field(default=5, ge=1, le=50, alias="BRIEFBOT_MAX_STORIES")
+    max_points: int = Field(default=MAX_POINTS, ge=1, le=20, alias="BRIEFBOT_MAX_POINTS")
+    brief_concurrency: int = Field(default=4, ge=1, le=32, alias="BRIEFBOT_BRIEF_CONCURRENCY")
+    gather_max_age: str = Field(default="10m", alias="BRIEFBOT_GATHER_MAX_AGE")
+    ingest_batch_size: int = Field(default=500, ge=1, le=5000, alias="BRIEFBOT_INGEST_BATCH_SIZE")
 
     # Summarizer: an OpenAI-compatible LLM, or the offline extractive briefer
     mode: Literal["auto", "llm", "extractive"] = Field(default="auto", alias="BRIEFBOT_MODE")
@@ -119,7 +133,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip() and part != "none"]
         return value
 
-    @field_validator("since")
+    @field_validator("since", "gather_max_age")
     @classmethod
     def _check_since(cls, value: str) -> str:
         parse_duration(value)
@@ -157,6 +171,10 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_SINCE": "a duration such as 90m, 48h or 7d",
     "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0, e.g. 7",
     "BRIEFBOT_MAX_STORIES": "a whole number from 1 to 50",
+    "BRIEFBOT_MAX_POINTS": "a whole number of key points per story from 1 to 20, e.g. 6",
+    "BRIEFBOT_BRIEF_CONCURRENCY": "a whole number of stories briefed at once, from 1 to 32",
+    "BRIEFBOT_GATHER_MAX_AGE": "a duration such as 10m or 1h (0m gathers on every briefing)",
+    "BRIEFBOT_INGEST_BATCH_SIZE": "a whole number of articles per write, from 1 to 5000",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
     "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0, e.g. 60",
@@ -212,20 +230,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[unit]: amount})
 
 
-@dataclass(slots=True)
-class Topic:
-    """A tracked topic: its name, search query and sources."""
-
-    name: str
-    query: str = ""
-    sources: list[str] = field(default_factory=list)
-    discovery: bool = False
-
-    @property
-    def effective_query(self) -> str:
-        return self.query or self.name
-
-
 def load_topics(path: Path) -> dict[str, Topic]:
     """Read the topics file; a missing file means no topics. Raises ``ConfigError``."""
     if not path.exists():
@@ -260,7 +264,10 @@ def load_topics(path: Path) -> dict[str, Topic]:
             raise ConfigError(f'{where}: sources must be a list of URLs or paths, e.g. ["a.rss"].')
         if not isinstance(discovery, bool):
             raise ConfigError(f"{where}: discovery must be true or false.")
-        topics[name.lower()] = Topic(name.lower(), query, list(sources), discovery)
+        key = topic_key(name)
+        if not key:
+            raise ConfigError(f"Topics file {path}: a topic name must not be empty.")
+        topics[key] = Topic(key, query, list(sources), discovery)
     return topics
 
 

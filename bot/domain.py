@@ -17,13 +17,26 @@ Identifiers:
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+
+# ``progress(source, done, total)``: called as each source of a gather finishes.
+Progress = Callable[[str, int, int], None]
+
+# Key points per story briefing unless ``BRIEFBOT_MAX_POINTS`` says otherwise.
+MAX_POINTS = 6
 
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (the only kind used here)."""
     return datetime.now(UTC)
+
+
+def day_start(moment: datetime) -> datetime:
+    """Midnight UTC of ``moment``'s day: the daily token budgets reset then."""
+    return datetime.combine(moment.date(), time(0), tzinfo=moment.tzinfo)
 
 
 @dataclass(slots=True)
@@ -185,6 +198,7 @@ class Briefing:
     mode: BriefingMode
     stories: list[StoryBriefing]
     errors: list[SourceError] = field(default_factory=list)
+    saved_ids: list[int] = field(default_factory=list)  # store ids per story, once saved
 
 
 class Platform(enum.StrEnum):
@@ -195,9 +209,126 @@ class Platform(enum.StrEnum):
 
 @dataclass(slots=True)
 class Channel:
-    """A place briefings are posted to (a Slack or Discord channel, or the terminal)."""
+    """A place briefings are posted to: a Slack or Discord channel, or the terminal.
+
+    ``workspace`` is the Slack team or Discord guild id (empty for the terminal).
+    """
 
     platform: Platform
     external_id: str
     name: str = ""
+    workspace: str = ""
     id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name the channel: ``terminal``, ``slack:newsroom``, ..."""
+        if self.platform is Platform.CONSOLE:
+            return self.name or self.external_id
+        return f"{self.platform}:{self.name or self.external_id}"
+
+
+def terminal() -> Channel:
+    """The terminal, a channel of its own: its briefings, budget and memory."""
+    return Channel(Platform.CONSOLE, "terminal", "terminal")
+
+
+def topic_key(name: str) -> str:
+    """The one normal form of a topic name, used everywhere a topic is looked up or stored:
+    surrounding space dropped, inner runs of space made one, case folded."""
+    return " ".join(name.split()).casefold()
+
+
+@dataclass(slots=True)
+class Topic:
+    """A tracked topic: its name (in ``topic_key`` form), search query and sources."""
+
+    name: str
+    query: str = ""
+    sources: list[str] = field(default_factory=list)
+    discovery: bool = False
+
+    def __post_init__(self) -> None:
+        self.name = topic_key(self.name)
+
+    @property
+    def effective_query(self) -> str:
+        return self.query or self.name
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A channel's standing order for a topic's digest on ``schedule`` in ``timezone``."""
+
+    channel: Channel
+    topic: str
+    schedule: str
+    timezone: str
+    created_by: str
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class PostedMessage:
+    """A briefing as posted to a chat channel: where it went and what it covered.
+
+    ``message_id`` is the platform's id of the message (Slack ``ts``, Discord snowflake);
+    ``thread_id`` the thread it started or was posted in, if any. ``briefing_ids`` are the
+    saved story briefings it carried and ``story_ids`` their stories.
+    """
+
+    channel: Channel
+    message_id: str
+    briefing_ids: list[int]
+    story_ids: list[str]
+    posted_at: datetime
+    thread_id: str | None = None
+    id: int | None = None
+
+
+def content_key(articles: Iterable[tuple[int, str]]) -> str:
+    """A key for "the same articles with the same texts": SHA-256 over sorted
+    ``(article id, content hash)`` pairs. A briefing stored with this key can be
+    reused for as long as the story's articles and their texts are unchanged."""
+    lines = sorted(f"{article_id}:{content_hash}" for article_id, content_hash in set(articles))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBriefing:
+    """A story briefing as saved: what it said, when, how, and which articles it covered."""
+
+    id: int
+    briefing: StoryBriefing
+    topic: str
+    generated_at: datetime
+    mode: BriefingMode
+    article_ids: list[int] = field(default_factory=list)
+    content_key: str | None = None
+    channel_id: int | None = None
+
+
+@dataclass(slots=True)
+class SavedArticle:
+    """An article of a batch as stored, for the caller's plan.
+
+    ``new`` is False when it merged into an article stored before; ``story_id`` is the story
+    it was already in (``None``: in none yet); ``twin`` is the ``(id, copy_of)`` of the
+    earliest other stored article with the same text hash, if any.
+    """
+
+    article: Article
+    new: bool
+    story_id: str | None = None
+    twin: tuple[int, int | None] | None = None
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """What the caller decided about a stored batch: ``copies`` (article id -> the id of the
+    article it copies), ``new_stories`` and ``members`` ((story id, article id) pairs)."""
+
+    copies: dict[int, int] = field(default_factory=dict)
+    new_stories: list[Story] = field(default_factory=list)
+    members: list[tuple[str, int]] = field(default_factory=list)

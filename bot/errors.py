@@ -4,6 +4,7 @@
 
     BriefbotError                   base of everything raised on purpose
     ├── ConfigError                 bad or missing setting / topics file (exit code 2)
+    │   └── InvalidRequest          a request's argument is invalid (empty topic, bad zone)
     ├── SourceFetchError            one source could not be gathered (reported per source)
     │   ├── SourceHTTPError         non-2xx status (carries ``status_code``)
     │   ├── SourceTooLargeError     body over the size cap (carries ``limit``)
@@ -11,21 +12,32 @@
     ├── StoreError                  the database could not be read or written
     └── SummarizerError             a briefing could not be produced by a summarizer
         ├── PromptError             a prompt template is missing or invalid
-        └── LLMError                the model call failed (bot.summarize.llm_client)
-            ├── LLMTimeout, LLMConnectionError, LLMRateLimited(retry_after),
-            │   LLMServerError(status), LLMRefusal, LLMTruncated, LLMInvalidOutput
-            └── LLMRequestError(status)
-                ├── LLMContextLengthError
-                └── LLMStructuredOutputUnsupported
+        └── LLMError                the model call failed (raised by bot.llm.client)
+            ├── LLMTimeout          no reply within BRIEFBOT_LLM_TIMEOUT (``timeout``)
+            ├── LLMConnectionError  server unreachable or connection dropped (``base_url``)
+            ├── LLMRateLimited      429 after all retries (``retry_after``, ``code``)
+            ├── LLMServerError      5xx after all retries (``status``)
+            ├── LLMRequestError     other 4xx: bad key, unknown model, bad request (``status``)
+            │   ├── LLMContextLengthError           prompt longer than the context window
+            │   └── LLMStructuredOutputUnsupported  json_schema rejected while forced
+            ├── LLMRefusal          the model refused or a content filter stopped it
+            ├── LLMTruncated        reply cut off at max_tokens (finish_reason "length")
+            └── LLMInvalidOutput    not JSON matching the schema, even after one repair
 
-The LLM errors live next to the client that raises them; every one carries the
-tokens already spent (``.usage``) so the briefer can account for them.
+The LLM errors live here, not beside the client, so the briefer can catch them without
+importing the openai SDK; every one raised after the server answered carries the tokens
+already spent (``.usage``) and the model that answered (``.model``).
 
 Per-source errors never abort a run: the pipeline records them as
 ``SourceError`` entries and carries on with the other sources.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.summarize.ports import Usage
 
 
 class BriefbotError(Exception):
@@ -34,6 +46,10 @@ class BriefbotError(Exception):
 
 class ConfigError(BriefbotError):
     """A setting or the topics file is invalid; the message names the key and the fix."""
+
+
+class InvalidRequest(ConfigError):
+    """A request's argument is invalid; the message names it and what to give instead."""
 
 
 class SourceFetchError(BriefbotError):
@@ -74,3 +90,77 @@ class SummarizerError(BriefbotError):
 
 class PromptError(SummarizerError):
     """A prompt template is missing, unreadable, or uses unknown/missing variables."""
+
+
+class LLMError(SummarizerError):
+    """The LLM could not produce a usable reply; the message names the cause and the fix."""
+
+    usage: Usage | None = None  # tokens already spent when the failure came after a reply
+    model: str | None = None  # the model the server said answered, when it did
+
+
+class LLMTimeout(LLMError):
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(
+            f"The model server at {base_url} sent no reply within {timeout:g} s "
+            "(BRIEFBOT_LLM_TIMEOUT)."
+        )
+        self.base_url = base_url
+        self.timeout = timeout
+
+
+class LLMConnectionError(LLMError):
+    def __init__(self, base_url: str, detail: str) -> None:
+        super().__init__(f"Could not talk to the model server at {base_url}: {detail}.")
+        self.base_url = base_url
+
+
+class LLMRateLimited(LLMError):
+    def __init__(self, message: str, *, retry_after: float | None, code: str | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.code = code
+
+
+class LLMServerError(LLMError):
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class LLMRequestError(LLMError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LLMContextLengthError(LLMRequestError):
+    """The prompt does not fit the model's context window (lower BRIEFBOT_PROMPT_TOKEN_BUDGET)."""
+
+
+class LLMStructuredOutputUnsupported(LLMRequestError):
+    """The server rejects ``response_format: json_schema``."""
+
+
+class LLMRefusal(LLMError):
+    def __init__(self, refusal: str) -> None:
+        super().__init__(f"The model declined to answer: {refusal}")
+        self.refusal = refusal
+
+
+class LLMTruncated(LLMError):
+    def __init__(self, max_tokens: int, content: str) -> None:
+        super().__init__(
+            f"The model's reply was cut off at the {max_tokens}-token limit "
+            "(BRIEFBOT_MAX_COMPLETION_TOKENS)."
+        )
+        self.max_tokens = max_tokens
+        self.content = content
+
+
+class LLMInvalidOutput(LLMError):
+    def __init__(self, message: str, *, content: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.content = content
+        self.problem = problem

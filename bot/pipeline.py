@@ -1,16 +1,26 @@
-"""The briefing pipeline: gather -> normalise -> deduplicate -> store -> cluster -> brief.
+"""The story pipeline: normalise -> deduplicate -> store -> cluster, then select and brief.
 
-``Pipeline`` holds the long-lived indices (near-duplicate index, story index)
-seeded from the store's recent window, so the cost of adding an article does
-not depend on how much the store holds. Every entry point (CLI command,
-Slack/Discord handler, scheduled digest) calls ``ingest`` and ``brief``.
+``Ingestor`` holds the long-lived indices (near-duplicate index, story index) seeded from
+the store's recent window, so the cost of adding an article does not depend on how much the
+store holds. It writes a batch of articles per transaction (``ArticleStore.ingest_batch``):
+the articles go in, its plan decides copies and stories from their stored ids, and all of it
+commits together or not at all. Before each ingest it catches up with what other processes
+stored since (by article id), so a long-running bot and a cron ``briefbot ingest`` agree on
+stories without a restart.
 
-Per-article failures (a row that cannot be written) become ``SourceError``
-entries; nothing already stored is lost and the rest of the batch carries on.
+The ingestor is not thread-safe: one ingest at a time (the service holds a lock around it).
+Its methods are synchronous CPU and store work, meant for a worker thread.
+
+``select_stories`` and ``brief_stories`` turn the stored stories into a ``Briefing``: the
+stories of one briefing are briefed concurrently, at most ``concurrency`` at once.
+
+Per-article failures (a row that cannot be written) become ``SourceError`` entries; nothing
+already stored is lost and the rest of the batch carries on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -18,27 +28,49 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.config import Settings, Topic
-from bot.domain import Article, Briefing, BriefingMode, SourceError, Story, StoryBriefing, utcnow
+from bot.domain import (
+    Article,
+    BatchPlan,
+    Briefing,
+    BriefingMode,
+    Channel,
+    SavedArticle,
+    SourceError,
+    Story,
+    StoryBriefing,
+    Topic,
+    utcnow,
+)
 from bot.errors import ConfigError, StoreError
-from bot.sources.gather import FeedStateStore, GatherResult, discover, gather
-from bot.store.repository import Repository
 from bot.stories.cluster import StoryIndex
 from bot.stories.dedupe import DuplicateIndex
 from bot.stories.normalize import normalize
+from bot.summarize.ports import StoryBriefer
 from bot.summarize.relevance import Query, relevance
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
+# How far below the highest article id seen a catch-up looks again: PostgreSQL hands out ids
+# before commit, so a slower writer's batch can commit ids below one already seen.
+CATCH_UP_LOOKBACK = 10_000
 
 
-class StoryBriefer(Protocol):
-    """Turns one story into a briefing (extractive or LLM)."""
+class ArticleStore(Protocol):
+    """What the pipeline needs of the store (``bot.store.articles.ArticleRepository``)."""
 
-    mode: BriefingMode
+    def ingest_batch(
+        self, articles: Sequence[Article], plan: Callable[[list[SavedArticle]], BatchPlan]
+    ) -> list[Article]: ...
 
-    def brief_story(self, story: Story, articles: Sequence[Article]) -> StoryBriefing: ...
+    def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
+
+    def stories_updated_since(self, since: datetime) -> list[Story]: ...
+
+    def stories_with_articles(self, story_ids: Sequence[str]) -> dict[str, list[Article]]: ...
+
+    def memberships_after(self, article_id: int) -> list[tuple[int, str | None]]: ...
+
+    def max_article_id(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -52,198 +84,254 @@ class IngestReport:
     touched_stories: set[str] = field(default_factory=set)
     errors: list[SourceError] = field(default_factory=list)
 
-
-class DeferredFeedState:
-    """Conditional-GET memory whose new validators are kept back until the articles they
-    cover are stored: were ingest to fail, the next run must not get a 304 and skip them."""
-
-    def __init__(self, backing: FeedStateStore) -> None:
-        self.backing = backing
-        self.pending: dict[str, tuple[str | None, str | None]] = {}
-
-    def get(self, url: str) -> tuple[str | None, str | None] | None:
-        return self.backing.get(url)
-
-    def set(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.pending[url] = (etag, last_modified)
-
-    def flush(self) -> None:
-        for url, (etag, last_modified) in self.pending.items():
-            self.backing.set(url, etag, last_modified)
-        self.pending.clear()
+    def extend(self, other: IngestReport) -> None:
+        self.new_articles.extend(other.new_articles)
+        self.updated_articles.extend(other.updated_articles)
+        self.copies += other.copies
+        self.new_stories.extend(other.new_stories)
+        self.touched_stories |= other.touched_stories
+        self.errors.extend(other.errors)
 
 
-class Pipeline:
-    """Runs ingestion and briefing against one store."""
+class _Indices:
+    """The duplicate and story indices and the newest article id they reflect."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.duplicates = DuplicateIndex(window=window)
+        self.stories = StoryIndex(window=window)
+        self.high = 0  # the highest article id a catch-up has seen
+        self.seen: set[int] = set()  # ids above ``high - CATCH_UP_LOOKBACK`` already indexed
+
+
+class Ingestor:
+    """Ingests articles into one store; see the module docstring."""
 
     def __init__(
         self,
-        settings: Settings,
-        repo: Repository,
-        briefer: StoryBriefer,
+        articles: ArticleStore,
         *,
+        window: timedelta,
+        batch_size: int = 500,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.settings = settings
-        self.repo = repo
-        self.briefer = briefer
+        self.articles = articles
+        self.window = window
+        self.batch_size = batch_size
         self.clock = clock
-        self._duplicates: DuplicateIndex | None = None
-        self._stories: StoryIndex | None = None
-        self._feed_state = DeferredFeedState(repo.feed_state())
+        self._indices: _Indices | None = None
 
     # ------------------------------------------------------------------ indices
-    @property
-    def window(self) -> timedelta:
-        return timedelta(days=self.settings.story_window_days)
+    def indices(self) -> _Indices:
+        """The indices, seeded from the store's window on first use (or after a failed
+        write), otherwise brought up to date with what other processes stored."""
+        if self._indices is None:
+            self._indices = self._seed()
+        else:
+            self._catch_up(self._indices)
+        return self._indices
 
-    def _indices(self) -> tuple[DuplicateIndex, StoryIndex]:
-        """Seed the indices from the store's recent window once per pipeline."""
-        if self._duplicates is None or self._stories is None:
-            since = self.clock() - self.window
-            duplicates = DuplicateIndex(window=self.window)
-            for article in self.repo.recent_articles(since):
-                if article.id is not None and article.copy_of is None:
-                    duplicates.add(article.id, article.text, article.when)
-            stories = StoryIndex(window=self.window)
-            for story in self.repo.stories_updated_since(since):
-                stories.seed(story.id, self.repo.story_articles(story.id))
-            self._duplicates, self._stories = duplicates, stories
-        return self._duplicates, self._stories
+    def _seed(self) -> _Indices:
+        indices = _Indices(self.window)
+        indices.high = self.articles.max_article_id()  # before the reads: nothing slips by
+        since = self.clock() - self.window
+        stories = self.articles.stories_updated_since(since)
+        members = self.articles.stories_with_articles([s.id for s in stories])
+        seeded: list[Article] = []
+        for story in stories:
+            indices.stories.seed(story.id, members[story.id])
+            seeded.extend(members[story.id])
+        for article in sorted(seeded, key=lambda a: (a.when, a.id or 0)):
+            if article.id is not None and article.copy_of is None and article.when >= since:
+                indices.duplicates.add(article.id, article.text, article.when)
+        return indices
+
+    def _catch_up(self, indices: _Indices) -> None:
+        floor = max(indices.high - CATCH_UP_LOOKBACK, 0)
+        pairs = self.articles.memberships_after(floor)
+        if not pairs:
+            return
+        indices.high = max(indices.high, max(article_id for article_id, _ in pairs))
+        indices.seen = {i for i in indices.seen if i > indices.high - CATCH_UP_LOOKBACK}
+        # Articles not yet in a story are another writer's work in progress (or a crashed
+        # run's, which the next ingest of that article heals): they are looked at again.
+        unknown = {
+            article_id: story_id
+            for article_id, story_id in pairs
+            if story_id is not None and article_id not in indices.seen
+        }
+        if not unknown:
+            return
+        found = self.articles.get_articles(sorted(unknown))
+        log.info("catching up with %d article(s) another process stored", len(found))
+        for article in sorted(found, key=lambda a: (a.when, a.url)):
+            assert article.id is not None
+            indices.seen.add(article.id)
+            if indices.stories.story_of(article.id) is None:
+                indices.stories.seed(unknown[article.id], [article])
+            if article.copy_of is None:
+                indices.duplicates.add(article.id, article.text, article.when)
 
     # ------------------------------------------------------------------ ingest
-    async def gather(
-        self,
-        specs: Sequence[str],
-        *,
-        discovery_query: str | None = None,
-        progress: Progress | None = None,
-    ) -> GatherResult:
-        """Fetch the given sources (and discovery results when a query is given)."""
-        result = GatherResult(articles=[], errors=[])
-        if specs:
-            got = await gather(specs, self.settings, feed_state=self._feed_state, progress=progress)
-            result.articles.extend(got.articles)
-            result.errors.extend(got.errors)
-        if discovery_query and self.settings.discovery:
-            got = await discover(discovery_query, self.settings, progress=progress)
-            result.articles.extend(got.articles)
-            result.errors.extend(got.errors)
-        return result
-
-    def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
-        """Normalise, deduplicate, store and cluster articles (oldest first, deterministic).
-
-        Feed validators from the preceding ``gather`` are remembered only when every
-        article was stored, so a failed run is fetched in full next time."""
+    def ingest(self, articles: Sequence[Article]) -> IngestReport:
+        """Normalise, deduplicate, store and cluster articles (oldest first, deterministic),
+        ``batch_size`` per transaction. A batch that cannot be written is tried again one
+        article at a time, so one bad article costs only itself."""
         report = IngestReport()
-        duplicates, stories = self._indices()
         ordered = sorted((normalize(a) for a in articles), key=lambda a: (a.when, a.url))
-        for article in ordered:
+        if ordered:
+            self.indices()  # seeded, or caught up with other writers, once per ingest
+        for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start : start + self.batch_size]
             try:
-                self._ingest_one(article, duplicates, stories, report)
+                report.extend(self._write(batch))
+                continue
             except StoreError as exc:
-                log.error("could not store %s: %s", article.url, exc)
-                report.errors.append(SourceError(article.url, f"could not store article: {exc}"))
-        if not report.errors:
-            self._feed_state.flush()
+                if len(batch) == 1:
+                    report.errors.append(self._failed(batch[0], exc))
+                    continue
+                log.warning("a batch of %d articles failed (%s); one at a time", len(batch), exc)
+            for article in batch:
+                try:
+                    report.extend(self._write([article]))
+                except StoreError as exc:
+                    report.errors.append(self._failed(article, exc))
         return report
 
-    def _ingest_one(
-        self,
-        article: Article,
-        duplicates: DuplicateIndex,
-        stories: StoryIndex,
-        report: IngestReport,
-    ) -> None:
-        existing = self.repo.find_by_url(article.url)
-        if existing is None and article.copy_of is None:
-            same_text = self.repo.find_by_hash(article.content_hash)
-            if same_text is not None:
-                article.copy_of = same_text.copy_of or same_text.id
-            else:
-                match = duplicates.find(article.text)
-                if match is not None:
-                    article.copy_of = match.key
-        saved = self.repo.save_article(article)
-        assert saved.id is not None
-        if existing is not None:
-            report.updated_articles.append(saved)
-        else:
-            report.new_articles.append(saved)
-            if saved.copy_of is not None:
-                report.copies += 1
-            else:
-                duplicates.add(saved.id, saved.text, saved.when)
-        if self.repo.story_of_article(saved.id) is not None:
-            return
-        assignment = stories.assign(saved)
-        if assignment.created:
-            self.repo.create_story(
-                Story(
-                    assignment.story_id, saved.title, created_at=saved.when, updated_at=saved.when
-                )
-            )
-            report.new_stories.append(assignment.story_id)
-        self.repo.add_story_article(assignment.story_id, saved.id, self.clock())
-        report.touched_stories.add(assignment.story_id)
+    def _failed(self, article: Article, exc: StoreError) -> SourceError:
+        log.error("could not store %s: %s", article.url, exc)
+        return SourceError(article.url, f"could not store article: {exc}")
 
-    # ------------------------------------------------------------------ brief
-    def select_stories(self, topic: Topic, since: timedelta) -> list[tuple[Story, list[Article]]]:
-        """Stories about the topic with articles in the window, most relevant and recent first."""
-        now = self.clock()
-        start = now - since
+    def _write(self, batch: Sequence[Article]) -> IngestReport:
+        if self._indices is None:
+            self._indices = self._seed()
+        indices = self._indices
+        report = IngestReport()
         try:
-            query = Query.parse(topic.effective_query)
-        except ValueError as exc:
-            raise ConfigError(
-                f"topic {topic.name!r} has no searchable words in its query "
-                f"{topic.effective_query!r} ({exc}); give it a query with "
-                "briefbot topics add NAME --query WORDS"
-            ) from None
-        scored: list[tuple[float, datetime, str, Story, list[Article]]] = []
-        for story in self.repo.stories_updated_since(start):
-            articles = [a for a in self.repo.story_articles(story.id) if a.when >= start]
-            if not articles:
-                continue
-            score = relevance(query, articles)
-            if score <= 0:
-                continue
-            age_hours = max((now - story.updated_at).total_seconds() / 3600.0, 0.0)
-            ranked = score * math.exp(-age_hours / 72.0)
-            scored.append((ranked, story.updated_at, story.id, story, articles))
-        scored.sort(key=lambda item: (-item[0], -item[1].timestamp(), item[2]))
-        return [
-            (story, articles) for _, _, _, story, articles in scored[: self.settings.max_stories]
-        ]
+            self.articles.ingest_batch(batch, lambda saved: self._plan(indices, saved, report))
+        except BaseException:
+            # The plan may have indexed articles the rollback dropped: reseed next time.
+            self._indices = None
+            raise
+        return report
 
-    def brief(
-        self,
-        topic: Topic,
-        *,
-        since: timedelta,
-        errors: Sequence[SourceError] = (),
-    ) -> Briefing:
-        """Brief the topic from what the store holds (run ``ingest_articles`` first)."""
-        story_briefings = [
-            self.briefer.brief_story(story, articles)
-            for story, articles in self.select_stories(topic, since)
-        ]
-        # A briefing is "llm" when the model wrote any of its stories (others may have
-        # fallen back to the extractive briefer); with no stories, the briefer's mode.
-        written = {story.mode for story in story_briefings}
-        mode = (
-            BriefingMode.LLM
-            if BriefingMode.LLM in written
-            else (BriefingMode.EXTRACTIVE if written else self.briefer.mode)
-        )
-        return Briefing(
-            topic=topic.name,
-            generated_at=self.clock(),
-            mode=mode,
-            stories=story_briefings,
-            errors=list(errors),
-        )
+    def _plan(
+        self, indices: _Indices, saved: list[SavedArticle], report: IngestReport
+    ) -> BatchPlan:
+        plan = BatchPlan()
+        decided: dict[int, int] = {}  # copies decided in this batch: id -> original
+        duplicates, stories = indices.duplicates, indices.stories
+        for item in saved:
+            article = item.article
+            assert article.id is not None
+            indices.seen.add(article.id)
+            if item.new:
+                if article.copy_of is None:
+                    if item.twin is not None:
+                        twin_id, twin_copy = item.twin
+                        article.copy_of = decided.get(twin_id, twin_copy) or twin_id
+                    else:
+                        match = duplicates.find(article.text)
+                        if match is not None:
+                            article.copy_of = match.key
+                    if article.copy_of is not None:
+                        plan.copies[article.id] = decided[article.id] = article.copy_of
+                if article.copy_of is None:
+                    duplicates.add(article.id, article.text, article.when)
+                else:
+                    report.copies += 1
+                report.new_articles.append(article)
+            else:
+                report.updated_articles.append(article)
+            if item.story_id is not None or stories.story_of(article.id) is not None:
+                continue  # already in a story (before this batch, or earlier in it)
+            assignment = stories.assign(article)
+            if assignment.created:
+                plan.new_stories.append(
+                    Story(
+                        assignment.story_id,
+                        article.title,
+                        created_at=article.when,
+                        updated_at=article.when,
+                    )
+                )
+                report.new_stories.append(assignment.story_id)
+            plan.members.append((assignment.story_id, article.id))
+            report.touched_stories.add(assignment.story_id)
+        return plan
+
+
+# ---------------------------------------------------------------------- brief
+
+
+def select_stories(
+    articles: ArticleStore,
+    topic: Topic,
+    since: timedelta,
+    *,
+    now: datetime,
+    limit: int,
+) -> list[tuple[Story, list[Article]]]:
+    """Stories about the topic with articles in the window, most relevant and recent first."""
+    start = now - since
+    try:
+        query = Query.parse(topic.effective_query)
+    except ValueError as exc:
+        raise ConfigError(
+            f"topic {topic.name!r} has no searchable words in its query "
+            f"{topic.effective_query!r} ({exc}); give it a query with "
+            "briefbot topics add NAME --query WORDS"
+        ) from None
+    stories = articles.stories_updated_since(start)
+    members = articles.stories_with_articles([story.id for story in stories])
+    scored: list[tuple[float, datetime, str, Story, list[Article]]] = []
+    for story in stories:
+        recent = [a for a in members[story.id] if a.when >= start]
+        if not recent:
+            continue
+        score = relevance(query, recent)
+        if score <= 0:
+            continue
+        age_hours = max((now - story.updated_at).total_seconds() / 3600.0, 0.0)
+        ranked = score * math.exp(-age_hours / 72.0)
+        scored.append((ranked, story.updated_at, story.id, story, recent))
+    scored.sort(key=lambda item: (-item[0], -item[1].timestamp(), item[2]))
+    return [(story, recent) for _, _, _, story, recent in scored[:limit]]
+
+
+async def brief_stories(
+    briefer: StoryBriefer,
+    topic: Topic,
+    selected: Sequence[tuple[Story, list[Article]]],
+    channel: Channel,
+    *,
+    concurrency: int,
+    generated_at: datetime,
+    errors: Sequence[SourceError] = (),
+) -> Briefing:
+    """Brief each selected story for ``channel``, at most ``concurrency`` at once, in the
+    selection's order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(story: Story, articles: list[Article]) -> StoryBriefing:
+        async with gate:
+            return await briefer.brief_story(story, articles, channel)
+
+    story_briefings = list(await asyncio.gather(*(one(s, a) for s, a in selected)))
+    # A briefing is "llm" when the model wrote any of its stories (others may have fallen
+    # back to the extractive briefer); with no stories, the briefer's mode.
+    written = {story.mode for story in story_briefings}
+    mode = (
+        BriefingMode.LLM
+        if BriefingMode.LLM in written
+        else (BriefingMode.EXTRACTIVE if written else briefer.mode)
+    )
+    return Briefing(
+        topic=topic.name,
+        generated_at=generated_at,
+        mode=mode,
+        stories=story_briefings,
+        errors=list(errors),
+    )
 
 
 def shift_articles(articles: Sequence[Article], newest: datetime) -> list[Article]:

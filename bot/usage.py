@@ -25,19 +25,44 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
-from bot.domain import BriefingMode
-from bot.summarize.budget import day_start
-
-if TYPE_CHECKING:
-    from bot.store.repository import UsageRecord
+from bot.domain import BriefingMode, day_start
 
 GroupBy = Literal["day", "topic", "channel", "model"]
 GROUPINGS: tuple[GroupBy, ...] = get_args(GroupBy)
 TERMINAL = "terminal"  # the channel label of briefings printed in the terminal
 NO_MODEL = "extractive"  # the model label of briefings no model wrote
 UNKNOWN_MODEL = "unknown"  # ... of model briefings saved before the model was recorded
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One saved story briefing as cost accounting sees it.
+
+    ``channel`` is the channel's label (``terminal``, ``slack:newsroom``; the external id
+    when the channel has no name). ``mode`` is who wrote it: ``llm`` for the model,
+    ``extractive`` for the extractive briefer, also when it stood in after the model failed
+    (tokens may have been spent all the same). ``cached`` marks a stored model briefing reused
+    at no cost. ``cost_usd`` is ``None`` when tokens were spent but no cost was stored with
+    them (the model's price was unknown); a briefing that spent no tokens costs ``0.0``.
+    ``model`` is the model that wrote the briefing, ``None`` when none did or when it was
+    saved before briefbot recorded models.
+    """
+
+    generated_at: datetime
+    topic: str
+    channel: str
+    mode: BriefingMode
+    cached: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    model: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(slots=True)
@@ -113,7 +138,7 @@ class UsageReport:
 
 
 def channel_label(record: UsageRecord) -> str:
-    return record.channel if record.channel is not None else TERMINAL
+    return record.channel
 
 
 def model_label(record: UsageRecord) -> str:

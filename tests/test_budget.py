@@ -2,9 +2,9 @@
 ``BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET`` per channel) on the real path.
 
 Briefings are written the way briefbot writes them: the ``brief --llm`` command in the
-terminal, or, for a Slack/Discord channel or another time of day, the pipeline a chat
-adapter or the scheduler runs (``build_pipeline`` with its clock, the briefer's channel,
-the briefing saved for that channel). The news is the North Coast Network feed
+terminal, or, for a Slack/Discord channel or another time of day, the service a chat
+adapter or the scheduler runs (``build_service`` with its clock; each briefing for its
+channel, saved for that channel). The news is the North Coast Network feed
 (``tests/fixtures/e2e``); the model is the fake OpenAI-compatible server, which reports
 every reply as ``PROMPT + COMPLETION`` = 1,100 tokens. The single-story topics "tram" and
 "Fennick Glass" cost exactly one request each when the model writes them.
@@ -17,24 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import build_pipeline
-from bot.cli import app
+from bot.adapters.cli import app
+from bot.app import build_service
 from bot.config import Topic, load_settings
-from bot.domain import Briefing, Channel, Platform, utcnow
+from bot.domain import Briefing, Channel, Platform, terminal, utcnow
+from bot.pipeline import select_stories
 from bot.render.json import briefing_schema, to_json_dict
 from bot.summarize.llm import FALLBACK_PREFIX, LLMBriefer
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.llm_briefer import faithful_writer
 from tests.fakes.openai_server import Completion, FakeOpenAI
 
+T = TypeVar("T")
 EVER = "36500d"
 PROMPT, COMPLETION = 1000, 100
 BRIEFING = PROMPT + COMPLETION  # tokens of one model-written story briefing
@@ -63,7 +65,7 @@ def model(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpe
 
 
 class Clock:
-    """A clock the test moves: what ``build_pipeline(clock=...)`` reads as now."""
+    """A clock the test moves: what ``build_service(clock=...)`` reads as now."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -100,25 +102,32 @@ def brief_text(site: FakeHTTPServer, topic: str) -> str:
 
 
 class Bot:
-    """One running bot (settings read at start-up): a pipeline on the test's store that
-    briefs for chat channels (or the terminal, ``channel=None``) and saves each briefing for
-    its channel, as a chat adapter or the scheduler does."""
+    """One running bot (settings read at start-up): a service on the test's store, on an event
+    loop of its own that lives as long as the bot, briefing for chat channels (or the
+    terminal) and saving each briefing for its channel, as a chat adapter or the scheduler
+    does."""
 
     def __init__(self, site: FakeHTTPServer, clock: Callable[[], datetime] = utcnow) -> None:
-        self.pipeline = build_pipeline(load_settings(), clock=clock, force_llm=True)
-        assert isinstance(self.pipeline.briefer, LLMBriefer)
-        self.briefer = self.pipeline.briefer
-        gathered = asyncio.run(self.pipeline.gather([site.url("/feed.xml")]))
-        self.pipeline.ingest_articles(gathered.articles)
+        self.loop = asyncio.new_event_loop()
+        self.service = build_service(load_settings(), clock=clock, force_llm=True)
+        assert isinstance(self.service.briefer, LLMBriefer)
+        self.briefer = self.service.briefer
+        self.run(self.service.ingest([site.url("/feed.xml")]))
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(work)
 
     def brief(self, topic: str, channel: Channel | None = None) -> dict[str, Any]:
-        self.briefer.channel = channel  # where this briefing will be posted
-        briefing = self.pipeline.brief(Topic(topic.lower()), since=timedelta(days=36500))
-        self.pipeline.repo.save_briefing(briefing, channel=channel)
+        briefing = self.run(
+            self.service.brief(
+                Topic(topic), channel or terminal(), since=timedelta(days=36500), refresh=False
+            )
+        )
         return _json(briefing)
 
     def close(self) -> None:
-        self.pipeline.repo.close()
+        self.run(self.service.aclose())
+        self.loop.close()
 
 
 def _json(briefing: Briefing) -> dict[str, Any]:
@@ -326,15 +335,17 @@ def test_a_spend_counts_in_every_process_before_its_briefing_is_saved(
 ) -> None:
     monkeypatch.setenv(DEPLOYMENT, "1000")  # less than one briefing
     bot = Bot(news_site)
-    terminal = Bot(news_site)  # a second process on the same store, e.g. a terminal run
-    bot.briefer.channel = NEWSROOM
+    other = Bot(news_site)  # a second process on the same store, e.g. a terminal run
     # The bot's model call has come back; its briefing is not saved yet.
-    unsaved = bot.pipeline.brief(Topic(TRAM.lower()), since=timedelta(days=36500))
-    assert by_model(only_story(_json(unsaved)))
+    [(story, articles)] = select_stories(
+        bot.service.store.articles, Topic(TRAM), timedelta(days=36500), now=utcnow(), limit=5
+    )
+    unsaved = bot.run(bot.briefer.brief_story(story, articles, NEWSROOM))
+    assert by_model(_json(Briefing(TRAM, utcnow(), unsaved.mode, [unsaved]))["stories"][0])
 
-    note = over_budget(only_story(terminal.brief(GLASS)), DEPLOYMENT)
+    note = over_budget(only_story(other.brief(GLASS)), DEPLOYMENT)
 
     assert "1,100 of 1,000 tokens" in note
     assert requests_about(model, GLASS_MARKER) == 0
     bot.close()
-    terminal.close()
+    other.close()

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.adapters.cli import app
 from bot.render.json import briefing_schema
 from tests.fakes.http import FakeHTTPServer
 

@@ -9,14 +9,16 @@ went over the wire.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.adapters.cli import app
 from bot.render.json import briefing_schema
+from bot.summarize.llm import FALLBACK_PREFIX
 from tests.fakes.http import FakeHTTPServer, Reply
 from tests.fakes.llm_briefer import (
     E2E,
@@ -216,3 +218,47 @@ def test_new_articles_get_an_update_prompt_with_the_previous_points_and_only_new
     # Only the new article's passage is sent, not the five the previous briefing covered.
     assert {p.id for p in passages(updates[0])} == set(follow_up)
     assert "buoy" in prompt
+
+
+def _brief_while_held(
+    site: FakeHTTPServer, model: FakeOpenAI, waiting: int, timeout: float = 10.0
+) -> tuple[bool, dict[str, Any]]:
+    """Brief "Brannock" (several stories) while every model reply is held back; whether
+    ``waiting`` requests were held at the server at once, and the briefing once released."""
+    release = threading.Event()
+
+    def held(body: dict[str, Any]) -> Completion:
+        return Completion(faithful_writer(body), hold=release)
+
+    model.script(*[held] * 10)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(brief(site, topic="Brannock")))
+    worker.start()
+    try:
+        together = model.wait_until_held(waiting, timeout=timeout)
+    finally:
+        release.set()
+        worker.join(60)
+    return together, result
+
+
+def test_the_stories_of_a_briefing_wait_for_the_model_together(
+    news_site: FakeHTTPServer, model: FakeOpenAI
+) -> None:
+    # One slow reply no longer holds up the others: every story's request is in flight at once.
+    together, data = _brief_while_held(news_site, model, waiting=2)
+    assert together
+    assert len(data["stories"]) >= 2
+    assert data["mode"] == "llm"
+    assert not [n for s in data["stories"] for n in s["notes"] if n.startswith(FALLBACK_PREFIX)]
+    assert len(model.requests) == len(data["stories"])
+
+
+def test_brief_concurrency_bounds_the_requests_in_flight(
+    news_site: FakeHTTPServer, model: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_BRIEF_CONCURRENCY", "1")
+    together, data = _brief_while_held(news_site, model, waiting=2, timeout=1.0)
+    assert not together  # one story at a time: never two requests held
+    assert len(data["stories"]) >= 2
+    assert len(model.requests) == len(data["stories"])

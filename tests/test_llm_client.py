@@ -7,10 +7,12 @@ our attempt counts but never sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +24,8 @@ import stamina
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.errors import ConfigError, SummarizerError
-from bot.summarize.llm_client import (
-    PLACEHOLDER_API_KEY,
-    RETRY_AFTER_CAP,
-    LLMClient,
+from bot.errors import (
+    ConfigError,
     LLMConnectionError,
     LLMContextLengthError,
     LLMInvalidOutput,
@@ -37,10 +36,17 @@ from bot.summarize.llm_client import (
     LLMStructuredOutputUnsupported,
     LLMTimeout,
     LLMTruncated,
-    Usage,
+    SummarizerError,
+)
+from bot.llm.client import (
+    PLACEHOLDER_API_KEY,
+    RETRY_AFTER_CAP,
+    LLMClient,
+    TextStream,
     parse_retry_after,
     retry_backoff,
 )
+from bot.summarize.ports import LLMResult, Usage
 from bot.summarize.prompts import ChatMessage
 from bot.summarize.schema import (
     ANSWER_SCHEMA,
@@ -122,17 +128,25 @@ def _header(headers: dict[str, str], name: str) -> str:
     return {key.lower(): value for key, value in headers.items()}[name.lower()]
 
 
-def brief(client: LLMClient) -> Any:
-    return client.complete_json(MESSAGES, schema_name=BRIEFING_SCHEMA_NAME, schema=BRIEFING_SCHEMA)
+async def brief(client: LLMClient) -> LLMResult:
+    return await client.complete_json(
+        MESSAGES, schema_name=BRIEFING_SCHEMA_NAME, schema=BRIEFING_SCHEMA
+    )
+
+
+async def drain(stream: TextStream) -> list[str]:
+    return [piece async for piece in stream]
 
 
 # --- success and request shape ------------------------------------------------------------------
 
 
-def test_valid_reply_is_returned_parsed_with_the_servers_usage(openai_server: FakeOpenAI) -> None:
+async def test_valid_reply_is_returned_parsed_with_the_servers_usage(
+    openai_server: FakeOpenAI,
+) -> None:
     openai_server.script(Completion(json.dumps(BRIEFING), prompt_tokens=812, completion_tokens=164))
-    with make_client(openai_server) as client:
-        result = brief(client)
+    async with make_client(openai_server) as client:
+        result = await brief(client)
 
     assert result.data == BRIEFING
     assert result.usage == Usage(prompt_tokens=812, completion_tokens=164)
@@ -145,12 +159,12 @@ def test_valid_reply_is_returned_parsed_with_the_servers_usage(openai_server: Fa
     assert BriefingOutput.model_validate(result.data).key_points[1].sources == [1, 4]
 
 
-def test_request_asks_for_strict_json_schema_with_the_configured_model_and_limit(
+async def test_request_asks_for_strict_json_schema_with_the_configured_model_and_limit(
     openai_server: FakeOpenAI,
 ) -> None:
     openai_server.script(json.dumps(BRIEFING))
-    with make_client(openai_server, model="qwen2.5:14b", max_completion_tokens=900) as client:
-        brief(client)
+    async with make_client(openai_server, model="qwen2.5:14b", max_completion_tokens=900) as client:
+        await brief(client)
 
     [body] = openai_server.bodies
     assert body["model"] == "qwen2.5:14b"
@@ -169,44 +183,44 @@ def test_request_asks_for_strict_json_schema_with_the_configured_model_and_limit
     assert _header(request.headers, "x-stainless-retry-count") == "0"
 
 
-def test_local_server_gets_a_placeholder_key_and_a_real_key_is_sent_when_set(
+async def test_local_server_gets_a_placeholder_key_and_a_real_key_is_sent_when_set(
     openai_server: FakeOpenAI,
 ) -> None:
     openai_server.script(json.dumps(BRIEFING), json.dumps(BRIEFING))
-    with make_client(openai_server) as client:
-        brief(client)
-    with make_client(openai_server, openai_api_key="sk-test-123") as client:
-        brief(client)
+    async with make_client(openai_server) as client:
+        await brief(client)
+    async with make_client(openai_server, openai_api_key="sk-test-123") as client:
+        await brief(client)
 
     auth = [_header(r.headers, "Authorization") for r in openai_server.requests]
     assert auth == [f"Bearer {PLACEHOLDER_API_KEY}", "Bearer sk-test-123"]
 
 
-def test_reply_in_a_markdown_code_fence_is_accepted_without_repair(
+async def test_reply_in_a_markdown_code_fence_is_accepted_without_repair(
     openai_server: FakeOpenAI,
 ) -> None:
     openai_server.script(f"```json\n{json.dumps(BRIEFING, indent=2)}\n```")
-    with make_client(openai_server) as client:
-        result = brief(client)
+    async with make_client(openai_server) as client:
+        result = await brief(client)
 
     assert result.data == BRIEFING
     assert len(openai_server.bodies) == 1
 
 
-def test_missing_usage_is_estimated_from_the_messages(openai_server: FakeOpenAI) -> None:
+async def test_missing_usage_is_estimated_from_the_messages(openai_server: FakeOpenAI) -> None:
     openai_server.script(Completion(json.dumps(BRIEFING), usage=False))
-    with make_client(openai_server) as client:
-        result = brief(client)
+    async with make_client(openai_server) as client:
+        result = await brief(client)
 
     assert result.usage.estimated
     assert result.usage.prompt_tokens > 20
     assert result.usage.completion_tokens > 50
 
 
-def test_token_usage_is_priced_at_the_list_price_of_the_model_that_answered(
+async def test_token_usage_is_priced_at_the_list_price_of_the_model_that_answered(
     openai_server: FakeOpenAI,
 ) -> None:
-    with make_client(openai_server, model="gpt-4o-mini") as client:
+    async with make_client(openai_server, model="gpt-4o-mini") as client:
         usage = client.token_usage(
             Usage(prompt_tokens=2_000_000, completion_tokens=500_000), "gpt-4o-mini-2024-07-18"
         )
@@ -216,18 +230,18 @@ def test_token_usage_is_priced_at_the_list_price_of_the_model_that_answered(
     assert usage.model == "gpt-4o-mini-2024-07-18"
 
 
-def test_token_usage_without_a_reported_model_is_priced_as_the_configured_one(
+async def test_token_usage_without_a_reported_model_is_priced_as_the_configured_one(
     openai_server: FakeOpenAI,
 ) -> None:
-    with make_client(openai_server, model="gpt-4.1") as client:
+    async with make_client(openai_server, model="gpt-4.1") as client:
         usage = client.token_usage(Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000))
 
     assert usage.cost_usd == pytest.approx(2.00 + 8.00)
     assert usage.model == "gpt-4.1"
 
 
-def test_price_settings_override_the_table(openai_server: FakeOpenAI) -> None:
-    with make_client(
+async def test_price_settings_override_the_table(openai_server: FakeOpenAI) -> None:
+    async with make_client(
         openai_server, price_prompt_per_mtok=1.0, price_completion_per_mtok=3.0
     ) as client:
         usage = client.token_usage(Usage(prompt_tokens=2_000_000, completion_tokens=500_000))
@@ -235,8 +249,10 @@ def test_price_settings_override_the_table(openai_server: FakeOpenAI) -> None:
     assert usage.cost_usd == pytest.approx(2 * 1.0 + 0.5 * 3.0)
 
 
-def test_a_local_model_not_in_the_table_has_an_unknown_cost(openai_server: FakeOpenAI) -> None:
-    with make_client(openai_server, model="llama3.1:8b") as client:
+async def test_a_local_model_not_in_the_table_has_an_unknown_cost(
+    openai_server: FakeOpenAI,
+) -> None:
+    async with make_client(openai_server, model="llama3.1:8b") as client:
         usage = client.token_usage(Usage(prompt_tokens=1200, completion_tokens=150), "llama3.1:8b")
 
     assert (usage.prompt_tokens, usage.completion_tokens) == (1200, 150)
@@ -244,8 +260,10 @@ def test_a_local_model_not_in_the_table_has_an_unknown_cost(openai_server: FakeO
     assert usage.model == "llama3.1:8b"
 
 
-def test_a_local_model_with_both_prices_set_costs_what_they_say(openai_server: FakeOpenAI) -> None:
-    with make_client(
+async def test_a_local_model_with_both_prices_set_costs_what_they_say(
+    openai_server: FakeOpenAI,
+) -> None:
+    async with make_client(
         openai_server, model="llama3.1:8b", price_prompt_per_mtok=0, price_completion_per_mtok=0
     ) as client:
         usage = client.token_usage(Usage(prompt_tokens=1200, completion_tokens=150))
@@ -253,14 +271,12 @@ def test_a_local_model_with_both_prices_set_costs_what_they_say(openai_server: F
     assert usage.cost_usd == 0.0
 
 
-def test_an_error_after_the_server_answered_names_the_model_that_answered() -> None:
+async def test_an_error_after_the_server_answered_names_the_model_that_answered() -> None:
     with FakeOpenAI(model="llama3.1:8b") as server:
         server.script(truncated(json.dumps(BRIEFING)[:100]))
-        with (
-            make_client(server, model="llama3.1:8b") as client,
-            pytest.raises(LLMTruncated) as raised,
-        ):
-            brief(client)
+        async with make_client(server, model="llama3.1:8b") as client:
+            with pytest.raises(LLMTruncated) as raised:
+                await brief(client)
 
     assert raised.value.model == "llama3.1:8b"
     assert raised.value.usage is not None
@@ -271,15 +287,62 @@ def test_no_key_and_no_base_url_is_a_config_error_naming_both_settings() -> None
         LLMClient(Settings())
 
 
+async def test_concurrent_calls_complete_while_another_reply_hangs(
+    openai_server: FakeOpenAI,
+) -> None:
+    """The point of the async client: one hung model reply holds up no other call."""
+    release = threading.Event()
+
+    def reply(body: dict[str, Any]) -> Completion | str:
+        story = body["messages"][-1]["content"]
+        content = json.dumps({**BRIEFING, "headline": f"Briefing on {story}"})
+        return Completion(content, hold=release) if story == "story 0" else content
+
+    openai_server.script(*[reply] * 4)
+    finished: list[str] = []
+
+    async def brief_story(client: LLMClient, story: str) -> LLMResult:
+        messages: list[ChatMessage] = [MESSAGES[0], {"role": "user", "content": story}]
+        result = await client.complete_json(
+            messages, schema_name=BRIEFING_SCHEMA_NAME, schema=BRIEFING_SCHEMA
+        )
+        finished.append(story)
+        return result
+
+    async with make_client(openai_server) as client:
+        hung = asyncio.create_task(brief_story(client, "story 0"))
+        try:
+            assert await asyncio.to_thread(openai_server.wait_until_held, 1)
+            others = await asyncio.gather(*(brief_story(client, f"story {i}") for i in (1, 2, 3)))
+            # All three came back while the first request is still unanswered at the server.
+            assert sorted(finished) == ["story 1", "story 2", "story 3"]
+            assert (openai_server.held, openai_server.in_flight) == (1, 1)
+            assert not hung.done()
+        finally:
+            release.set()
+            first = await hung
+
+    assert finished[-1] == "story 0"
+    assert first.data is not None
+    assert first.data["headline"] == "Briefing on story 0"
+    assert [r.data["headline"] for r in others if r.data] == [
+        "Briefing on story 1",
+        "Briefing on story 2",
+        "Briefing on story 3",
+    ]
+    assert len(openai_server.bodies) == 4
+    assert openai_server.in_flight == 0
+
+
 # --- structured output strategies ---------------------------------------------------------------
 
 
-def test_server_rejecting_json_schema_is_remembered_and_asked_for_json_object() -> None:
+async def test_server_rejecting_json_schema_is_remembered_and_asked_for_json_object() -> None:
     with FakeOpenAI(reject_json_schema=True) as server:
         server.script(json.dumps(BRIEFING), json.dumps(BRIEFING))
-        with make_client(server) as client:
-            first = brief(client)
-            second = brief(client)
+        async with make_client(server) as client:
+            first = await brief(client)
+            second = await brief(client)
 
         formats = [b["response_format"]["type"] for b in server.bodies]
         fallback_system = server.bodies[1]["messages"][0]["content"]
@@ -293,20 +356,18 @@ def test_server_rejecting_json_schema_is_remembered_and_asked_for_json_object() 
     assert "JSON" in fallback_system
 
 
-def test_forced_json_schema_on_a_server_without_it_names_the_setting() -> None:
+async def test_forced_json_schema_on_a_server_without_it_names_the_setting() -> None:
     with FakeOpenAI(reject_json_schema=True) as server:
-        with (
-            make_client(server, structured_output="json_schema") as client,
-            pytest.raises(LLMStructuredOutputUnsupported, match="BRIEFBOT_STRUCTURED_OUTPUT"),
-        ):
-            brief(client)
+        async with make_client(server, structured_output="json_schema") as client:
+            with pytest.raises(LLMStructuredOutputUnsupported, match="BRIEFBOT_STRUCTURED_OUTPUT"):
+                await brief(client)
         assert len(server.bodies) == 1
 
 
-def test_json_object_setting_never_tries_json_schema(openai_server: FakeOpenAI) -> None:
+async def test_json_object_setting_never_tries_json_schema(openai_server: FakeOpenAI) -> None:
     openai_server.script(json.dumps(BRIEFING))
-    with make_client(openai_server, structured_output="json_object") as client:
-        result = brief(client)
+    async with make_client(openai_server, structured_output="json_object") as client:
+        result = await brief(client)
 
     assert [b["response_format"] for b in openai_server.bodies] == [{"type": "json_object"}]
     assert result.strategy == "json_object"
@@ -315,7 +376,7 @@ def test_json_object_setting_never_tries_json_schema(openai_server: FakeOpenAI) 
 # --- repair round -------------------------------------------------------------------------------
 
 
-def test_truncated_json_gets_one_repair_round_with_the_error_and_schema(
+async def test_truncated_json_gets_one_repair_round_with_the_error_and_schema(
     openai_server: FakeOpenAI,
 ) -> None:
     broken = json.dumps(BRIEFING)[:120]
@@ -323,8 +384,8 @@ def test_truncated_json_gets_one_repair_round_with_the_error_and_schema(
         Completion(broken, prompt_tokens=800, completion_tokens=30),
         Completion(json.dumps(BRIEFING), prompt_tokens=400, completion_tokens=160),
     )
-    with make_client(openai_server) as client:
-        result = brief(client)
+    async with make_client(openai_server) as client:
+        result = await brief(client)
 
     assert result.data == BRIEFING
     assert result.repaired
@@ -339,23 +400,26 @@ def test_truncated_json_gets_one_repair_round_with_the_error_and_schema(
     assert repair_request["response_format"]["json_schema"]["name"] == "story_briefing"
 
 
-def test_schema_violation_is_described_to_the_repair_round(openai_server: FakeOpenAI) -> None:
+async def test_schema_violation_is_described_to_the_repair_round(openai_server: FakeOpenAI) -> None:
     openai_server.script(json.dumps(_with_sources([0, 2])), json.dumps(BRIEFING))
-    with make_client(openai_server) as client:
-        assert brief(client).repaired
+    async with make_client(openai_server) as client:
+        assert (await brief(client)).repaired
 
     user = openai_server.bodies[1]["messages"][1]["content"]
     assert "at $.key_points[0].sources[0]: 0 is less than the minimum of 1" in user
 
 
-def test_reply_still_invalid_after_repair_raises_invalid_output(openai_server: FakeOpenAI) -> None:
+async def test_reply_still_invalid_after_repair_raises_invalid_output(
+    openai_server: FakeOpenAI,
+) -> None:
     openai_server.script(
         Completion('{"headline": "Strike"', prompt_tokens=800, completion_tokens=10),
         Completion('{"headline": "Strike", "summary": 3}', prompt_tokens=300, completion_tokens=12),
         json.dumps(BRIEFING),  # never requested: only one repair round
     )
-    with make_client(openai_server) as client, pytest.raises(LLMInvalidOutput) as raised:
-        brief(client)
+    async with make_client(openai_server) as client:
+        with pytest.raises(LLMInvalidOutput) as raised:
+            await brief(client)
 
     assert "even after one repair round" in str(raised.value)
     assert raised.value.content == '{"headline": "Strike", "summary": 3}'
@@ -368,28 +432,26 @@ def test_reply_still_invalid_after_repair_raises_invalid_output(openai_server: F
 # --- retries ------------------------------------------------------------------------------------
 
 
-def test_rate_limit_is_retried_after_the_servers_retry_after(
+async def test_rate_limit_is_retried_after_the_servers_retry_after(
     openai_server: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.summarize.llm_client")
+    caplog.set_level(logging.INFO, logger="bot.llm.client")
     openai_server.script(rate_limited(retry_after="2"), json.dumps(BRIEFING))
-    with make_client(openai_server) as client:
-        result = brief(client)
+    async with make_client(openai_server) as client:
+        result = await brief(client)
 
     assert result.data == BRIEFING
     assert len(openai_server.bodies) == 2
     assert "Retry-After 2.0 s from the model server (capped: 2.0 s)" in caplog.text
 
 
-def test_rate_limit_that_outlasts_the_retries_raises_rate_limited(
+async def test_rate_limit_that_outlasts_the_retries_raises_rate_limited(
     openai_server: FakeOpenAI,
 ) -> None:
     openai_server.script(*[rate_limited(retry_after="7")] * 3)
-    with (
-        make_client(openai_server, llm_max_retries=1) as client,
-        pytest.raises(LLMRateLimited) as raised,
-    ):
-        brief(client)
+    async with make_client(openai_server, llm_max_retries=1) as client:
+        with pytest.raises(LLMRateLimited) as raised:
+            await brief(client)
 
     assert raised.value.retry_after == 7.0
     assert "429" in str(raised.value)
@@ -397,31 +459,30 @@ def test_rate_limit_that_outlasts_the_retries_raises_rate_limited(
     assert openai_server.pending == 1
 
 
-def test_exhausted_quota_is_not_retried(openai_server: FakeOpenAI) -> None:
+async def test_exhausted_quota_is_not_retried(openai_server: FakeOpenAI) -> None:
     openai_server.script(insufficient_quota(), json.dumps(BRIEFING))
-    with make_client(openai_server) as client, pytest.raises(LLMRateLimited, match="quota"):
-        brief(client)
+    async with make_client(openai_server) as client:
+        with pytest.raises(LLMRateLimited, match="quota"):
+            await brief(client)
 
     assert len(openai_server.bodies) == 1
 
 
-def test_server_error_then_success_is_retried(openai_server: FakeOpenAI) -> None:
+async def test_server_error_then_success_is_retried(openai_server: FakeOpenAI) -> None:
     openai_server.script(server_error(503, retry_after="1"), json.dumps(BRIEFING))
-    with make_client(openai_server) as client:
-        assert brief(client).data == BRIEFING
+    async with make_client(openai_server) as client:
+        assert (await brief(client)).data == BRIEFING
 
     assert len(openai_server.bodies) == 2
 
 
-def test_server_errors_exhaust_the_bounded_retries(openai_server: FakeOpenAI) -> None:
+async def test_server_errors_exhaust_the_bounded_retries(openai_server: FakeOpenAI) -> None:
     openai_server.script(
         server_error(500), server_error(502), server_error(503), json.dumps(BRIEFING)
     )
-    with (
-        make_client(openai_server, llm_max_retries=2) as client,
-        pytest.raises(LLMServerError) as raised,
-    ):
-        brief(client)
+    async with make_client(openai_server, llm_max_retries=2) as client:
+        with pytest.raises(LLMServerError) as raised:
+            await brief(client)
 
     assert raised.value.status == 503
     assert "HTTP 503" in str(raised.value)
@@ -429,43 +490,44 @@ def test_server_errors_exhaust_the_bounded_retries(openai_server: FakeOpenAI) ->
     assert openai_server.pending == 1
 
 
-def test_connection_dropped_mid_response_is_retried(openai_server: FakeOpenAI) -> None:
+async def test_connection_dropped_mid_response_is_retried(openai_server: FakeOpenAI) -> None:
     openai_server.script(DROP, json.dumps(BRIEFING))
-    with make_client(openai_server) as client:
-        assert brief(client).data == BRIEFING
+    async with make_client(openai_server) as client:
+        assert (await brief(client)).data == BRIEFING
 
     assert len(openai_server.bodies) == 2
 
 
-def test_connection_dropped_every_time_raises_connection_error(openai_server: FakeOpenAI) -> None:
+async def test_connection_dropped_every_time_raises_connection_error(
+    openai_server: FakeOpenAI,
+) -> None:
     openai_server.script(DROP, DROP)
-    with (
-        make_client(openai_server, llm_max_retries=1) as client,
-        pytest.raises(LLMConnectionError, match="Could not talk to the model server"),
-    ):
-        brief(client)
+    async with make_client(openai_server, llm_max_retries=1) as client:
+        with pytest.raises(LLMConnectionError, match="Could not talk to the model server"):
+            await brief(client)
 
     assert len(openai_server.bodies) == 2
 
 
-def test_closed_port_raises_connection_error_naming_the_server() -> None:
+async def test_closed_port_raises_connection_error_naming_the_server() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}/v1"
     client = LLMClient(Settings(openai_base_url=base_url, llm_max_retries=1))
-    with client, pytest.raises(LLMConnectionError) as raised:
-        brief(client)
+    async with client:
+        with pytest.raises(LLMConnectionError) as raised:
+            await brief(client)
 
     assert base_url in str(raised.value)
     assert raised.value.usage is None
 
 
-def test_slow_reply_raises_timeout_without_retrying(openai_server: FakeOpenAI) -> None:
+async def test_slow_reply_raises_timeout_without_retrying(openai_server: FakeOpenAI) -> None:
     openai_server.script(Completion(json.dumps(BRIEFING), delay=1.5), json.dumps(BRIEFING))
-    with make_client(openai_server, llm_timeout=0.2) as client:
+    async with make_client(openai_server, llm_timeout=0.2) as client:
         with pytest.raises(LLMTimeout, match="BRIEFBOT_LLM_TIMEOUT") as raised:
-            brief(client)
+            await brief(client)
         assert isinstance(raised.value, SummarizerError)
 
     assert len(openai_server.bodies) == 1
@@ -474,33 +536,35 @@ def test_slow_reply_raises_timeout_without_retrying(openai_server: FakeOpenAI) -
 # --- replies that cannot be used ----------------------------------------------------------------
 
 
-def test_refusal_raises_refusal_with_the_models_words(openai_server: FakeOpenAI) -> None:
+async def test_refusal_raises_refusal_with_the_models_words(openai_server: FakeOpenAI) -> None:
     openai_server.script(refusal("I can't help with that."), json.dumps(BRIEFING))
-    with make_client(openai_server) as client, pytest.raises(LLMRefusal) as raised:
-        brief(client)
+    async with make_client(openai_server) as client:
+        with pytest.raises(LLMRefusal) as raised:
+            await brief(client)
 
     assert raised.value.refusal == "I can't help with that."
     assert raised.value.usage is not None
     assert len(openai_server.bodies) == 1
 
 
-def test_reply_cut_off_at_the_token_limit_raises_truncated(openai_server: FakeOpenAI) -> None:
+async def test_reply_cut_off_at_the_token_limit_raises_truncated(openai_server: FakeOpenAI) -> None:
     partial = json.dumps(BRIEFING)[:200]
     openai_server.script(truncated(partial))
-    with (
-        make_client(openai_server, max_completion_tokens=150) as client,
-        pytest.raises(LLMTruncated, match="BRIEFBOT_MAX_COMPLETION_TOKENS") as raised,
-    ):
-        brief(client)
+    async with make_client(openai_server, max_completion_tokens=150) as client:
+        with pytest.raises(LLMTruncated, match="BRIEFBOT_MAX_COMPLETION_TOKENS") as raised:
+            await brief(client)
 
     assert (raised.value.max_tokens, raised.value.content) == (150, partial)
     assert len(openai_server.bodies) == 1
 
 
-def test_context_length_error_says_to_lower_the_prompt_budget(openai_server: FakeOpenAI) -> None:
+async def test_context_length_error_says_to_lower_the_prompt_budget(
+    openai_server: FakeOpenAI,
+) -> None:
     openai_server.script(context_length_exceeded())
-    with make_client(openai_server) as client, pytest.raises(LLMContextLengthError) as raised:
-        brief(client)
+    async with make_client(openai_server) as client:
+        with pytest.raises(LLMContextLengthError) as raised:
+            await brief(client)
 
     assert raised.value.status == 400
     assert "maximum context length is 128000 tokens" in str(raised.value)
@@ -508,15 +572,13 @@ def test_context_length_error_says_to_lower_the_prompt_budget(openai_server: Fak
     assert len(openai_server.bodies) == 1
 
 
-def test_rejected_key_names_the_key_setting(openai_server: FakeOpenAI) -> None:
+async def test_rejected_key_names_the_key_setting(openai_server: FakeOpenAI) -> None:
     openai_server.script(
         Failure(401, "Incorrect API key provided: sk-test***.", code="invalid_api_key")
     )
-    with (
-        make_client(openai_server, openai_api_key="sk-test-123") as client,
-        pytest.raises(LLMRequestError, match="OPENAI_API_KEY") as raised,
-    ):
-        brief(client)
+    async with make_client(openai_server, openai_api_key="sk-test-123") as client:
+        with pytest.raises(LLMRequestError, match="OPENAI_API_KEY") as raised:
+            await brief(client)
 
     assert raised.value.status == 401
     assert len(openai_server.bodies) == 1
@@ -525,12 +587,15 @@ def test_rejected_key_names_the_key_setting(openai_server: FakeOpenAI) -> None:
 # --- streaming ----------------------------------------------------------------------------------
 
 
-def test_stream_text_yields_pieces_then_the_result_with_usage(openai_server: FakeOpenAI) -> None:
+async def test_stream_text_yields_pieces_then_the_result_with_usage(
+    openai_server: FakeOpenAI,
+) -> None:
     answer = "The union said the strike would last 72 hours [1]. Kestrel Lines diverted ships [5]."
     openai_server.script(Completion(answer, prompt_tokens=640, completion_tokens=21))
-    with make_client(openai_server) as client:
-        stream = client.stream_text(MESSAGES, max_tokens=300)
-        pieces = list(stream)
+    async with make_client(openai_server) as client:
+        stream = await client.stream_text(MESSAGES, max_tokens=300)
+        assert isinstance(stream, TextStream)
+        pieces = await drain(stream)
 
     assert len(pieces) > 1
     assert "".join(pieces) == answer
@@ -543,10 +608,14 @@ def test_stream_text_yields_pieces_then_the_result_with_usage(openai_server: Fak
     assert body["max_tokens"] == 300
 
 
-def test_stream_cut_off_at_the_token_limit_raises_truncated(openai_server: FakeOpenAI) -> None:
+async def test_stream_cut_off_at_the_token_limit_raises_truncated(
+    openai_server: FakeOpenAI,
+) -> None:
     openai_server.script(truncated("The union said the strike"))
-    with make_client(openai_server) as client, pytest.raises(LLMTruncated):
-        list(client.stream_text(MESSAGES))
+    async with make_client(openai_server) as client:
+        stream = await client.stream_text(MESSAGES)
+        with pytest.raises(LLMTruncated):
+            await drain(stream)
 
 
 # --- retry policy and schema, without a server --------------------------------------------------

@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, func, inspect, select, table
 
-from bot.domain import Article, BriefingMode, KeyPoint, TokenUsage
+from bot.domain import Article, BriefingMode, Channel, KeyPoint, Platform, TokenUsage, terminal
 from bot.errors import StoreError
-from bot.store import Repository
+from bot.store import Store
 from bot.store.engine import create_store_engine
 from bot.store.migrate import (
     MIGRATIONS_DIR,
@@ -65,8 +65,8 @@ def test_upgrade_head_builds_exactly_the_models_schema(engine: Engine) -> None:
 
 
 def test_upgrading_again_changes_nothing(engine: Engine, empty_url: str) -> None:
-    with Repository.open(empty_url) as repo:
-        saved = repo.save_article(
+    with Store.open(empty_url) as store:
+        saved = store.articles.save_article(
             Article(
                 url="https://harbourpost.example/strike",
                 title="Rotterdam port workers strike",
@@ -80,8 +80,8 @@ def test_upgrading_again_changes_nothing(engine: Engine, empty_url: str) -> None
 
     assert current_revision(engine) == head_revision()
     assert schema_differences(engine) == []
-    with Repository.open(empty_url) as repo:
-        assert repo.get_articles([saved.id or 0]) == [saved]
+    with Store.open(empty_url) as store:
+        assert store.articles.get_articles([saved.id or 0]) == [saved]
 
 
 def test_downgrade_to_base_drops_every_table_and_upgrade_restores_them(engine: Engine) -> None:
@@ -101,7 +101,26 @@ def test_a_database_from_a_newer_briefbot_is_refused(engine: Engine, empty_url: 
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
 
     with pytest.raises(StoreError, match="written by a newer briefbot"):
-        Repository.open(empty_url)
+        Store.open(empty_url)
+
+
+def test_the_head_revision_0004_adds_the_chat_tables_and_channel_workspaces(
+    engine: Engine,
+) -> None:
+    upgrade(engine, "0003")
+    before = table_names(engine)
+
+    upgrade(engine)
+
+    assert head_revision() == "0004"
+    assert current_revision(engine) == "0004"
+    assert table_names(engine) - before == {"subscriptions", "posted_messages"}
+    columns = {column["name"]: column for column in inspect(engine).get_columns("channels")}
+    assert "workspace" in columns
+    assert columns["workspace"]["nullable"] is False
+    downgrade(engine, "0003")
+    assert table_names(engine) == before
+    assert "workspace" not in {c["name"] for c in inspect(engine).get_columns("channels")}
 
 
 def test_migrations_ship_inside_the_package_with_one_head() -> None:
@@ -114,7 +133,7 @@ def test_migrations_ship_inside_the_package_with_one_head() -> None:
 
 # ---------------------------------------------------------------------- 0001 -> 0002
 STRIKE_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-BRIEFING_0001 = {
+BRIEFING_0001: dict[str, Any] = {
     "story_id": "s-strike",
     "topic": "port strike",
     "channel_id": None,
@@ -192,9 +211,9 @@ def test_upgrading_a_0001_database_keeps_its_briefings_with_no_model(
 
     assert current_revision(engine) == head_revision()
     assert schema_differences(engine) == []
-    with Repository.open(empty_url) as repo:
-        records = repo.usage_records()
-        stored = repo.last_briefing_in_mode("s-strike")
+    with Store.open(empty_url) as store:
+        records = store.spend.usage_records()
+        stored = store.briefings.last_in_mode("s-strike")
     assert [(r.mode, r.prompt_tokens, r.cost_usd, r.model) for r in records] == [
         (BriefingMode.LLM, 1000, 0.00056, None),
         (BriefingMode.EXTRACTIVE, 0, 0.0, None),
@@ -208,9 +227,13 @@ def test_upgrading_a_0001_database_keeps_its_briefings_with_no_model(
     )
     assert [key for key, _ in report.groups] == ["extractive", "unknown"]
     # 0003: the tokens saved briefings spent carry over into the daily budgets' spends.
-    with Repository.open(empty_url) as repo:
-        assert repo.tokens_spent_since(STRIKE_AT, every_channel=True) == 1100
-        assert repo.tokens_spent_since(STRIKE_AT + timedelta(minutes=1), every_channel=True) == 0
+    with Store.open(empty_url) as store:
+        assert store.spend.tokens_spent_since(STRIKE_AT) == 1100
+        assert store.spend.tokens_spent_since(STRIKE_AT + timedelta(minutes=1)) == 0
+        # 0004: briefings and spends saved without a channel were the terminal's.
+        assert store.spend.tokens_spent_since(STRIKE_AT, terminal()) == 1100
+        assert store.briefings.last("s-strike", terminal()) is not None
+    assert {r.channel for r in records} == {"terminal"}
 
 
 def test_downgrading_to_0001_drops_only_the_model_column(engine: Engine) -> None:
@@ -228,3 +251,111 @@ def test_downgrading_to_0001_drops_only_the_model_column(engine: Engine) -> None
             for name in ("briefings", "briefing_sources", "key_points", "citations")
         }
     assert counts == {name: len(rows) for name, rows in ROWS_0001.items() if name != "stories"}
+
+
+# ---------------------------------------------------------------------- 0003 -> 0004
+SLACK_0003 = {"id": 7, "platform": "slack", "external_id": "C024BE91L", "name": "newsroom"}
+ROWS_0003: dict[str, list[dict[str, Any]]] = {
+    "stories": ROWS_0001["stories"],
+    "channels": [SLACK_0003],
+    "briefings": [
+        {**ROWS_0001["briefings"][0], "model": "gpt-4.1-mini"},
+        {**ROWS_0001["briefings"][1], "model": None},
+        {
+            **ROWS_0001["briefings"][0],
+            "id": 3,
+            "channel_id": 7,
+            "generated_at": STRIKE_AT + timedelta(hours=2),
+            "model": "gpt-4.1-mini",
+        },
+    ],
+    "token_spends": [
+        {"id": 1, "at": STRIKE_AT, "tokens": 1100, "channel_id": None},
+        {"id": 2, "at": STRIKE_AT + timedelta(minutes=5), "tokens": 40, "channel_id": None},
+        {"id": 3, "at": STRIKE_AT + timedelta(hours=2), "tokens": 1100, "channel_id": 7},
+    ],
+}
+
+
+def _insert_at_0003(engine: Engine) -> None:
+    """Rows as a briefbot at revision 0003 saved them: the terminal's briefings and spends
+    with no channel, a Slack channel's with its channel."""
+    with engine.begin() as connection:
+        tables = MetaData()
+        tables.reflect(connection)
+        for name, rows in ROWS_0003.items():  # parents first
+            connection.execute(tables.tables[name].insert(), rows)
+
+
+def _channel_ids(engine: Engine, name: str) -> list[int | None]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"SELECT channel_id FROM {name} ORDER BY id")  # noqa: S608
+        return [row[0] for row in rows]
+
+
+def _channels(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, platform, external_id, name FROM channels ORDER BY platform, external_id"
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_upgrading_a_0003_database_gives_the_terminal_its_channel(
+    engine: Engine, empty_url: str
+) -> None:
+    upgrade(engine, "0003")
+    _insert_at_0003(engine)
+
+    upgrade(engine)
+
+    assert schema_differences(engine) == []
+    [(terminal_id, *console), slack] = _channels(engine)
+    assert slack == (7, "slack", "C024BE91L", "newsroom")
+    assert console == ["console", "terminal", "terminal"]
+    assert _channel_ids(engine, "briefings") == [terminal_id, terminal_id, 7]
+    assert _channel_ids(engine, "token_spends") == [terminal_id, terminal_id, 7]
+    with Store.open(empty_url) as store:
+        channel = store.channels.get_or_create(terminal())
+        last = store.briefings.last("s-strike", terminal())
+        in_slack = store.briefings.last("s-strike", Channel(Platform.SLACK, "C024BE91L"))
+        spent = store.spend.tokens_spent_since(STRIKE_AT, terminal())
+        everywhere = store.spend.tokens_spent_since(STRIKE_AT)
+        labels = [record.channel for record in store.spend.usage_records()]
+    assert channel.id == terminal_id  # the migration's row, not a second one
+    assert channel.workspace == ""
+    assert last is not None
+    assert last.generated_at == STRIKE_AT + timedelta(hours=1)
+    assert in_slack is not None
+    assert (in_slack.id, in_slack.channel_id) == (3, 7)
+    assert (spent, everywhere) == (1140, 2240)
+    assert labels == ["terminal", "terminal", "slack:newsroom"]
+
+
+def test_downgrading_to_0003_gives_the_terminal_rows_back_no_channel(engine: Engine) -> None:
+    upgrade(engine, "0003")
+    _insert_at_0003(engine)
+    upgrade(engine)
+
+    downgrade(engine, "0003")
+
+    assert current_revision(engine) == "0003"
+    assert _channels(engine) == [(7, "slack", "C024BE91L", "newsroom")]
+    assert _channel_ids(engine, "briefings") == [None, None, 7]
+    assert _channel_ids(engine, "token_spends") == [None, None, 7]
+    assert table_names(engine) >= {"briefings", "token_spends", "channels"}
+    assert not {"subscriptions", "posted_messages"} & table_names(engine)
+
+
+def test_a_database_with_nothing_of_the_terminals_gets_no_terminal_channel(
+    engine: Engine,
+) -> None:
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        tables = MetaData()
+        tables.reflect(connection)
+        connection.execute(tables.tables["channels"].insert(), [SLACK_0003])
+
+    upgrade(engine)
+
+    assert _channels(engine) == [(7, "slack", "C024BE91L", "newsroom")]

@@ -19,7 +19,7 @@ import pytest
 import stamina
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.adapters.cli import app
 from bot.render.json import briefing_schema
 from bot.summarize.llm import clean_model_text
 from tests.fakes.http import FakeHTTPServer

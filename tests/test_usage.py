@@ -2,7 +2,7 @@
 model.
 
 Briefings are written for real: the ``brief --llm`` command (or, for a Slack channel or an
-earlier day, the pipeline an adapter or the scheduler would run) against the North Coast
+earlier day, the service an adapter or the scheduler would run) against the North Coast
 Network feed (``tests/fixtures/e2e``) and the fake OpenAI-compatible server, which reports
 the scripted ``usage`` numbers below. Every briefing lands in the SQLite store of the test's
 data dir, which ``usage`` then reads. The fake server answers as gpt-4.1-mini, so costs are
@@ -23,14 +23,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from bot.adapters.cli import app
 from bot.adapters.console import usage_lines
-from bot.app import build_pipeline
-from bot.cli import app
+from bot.app import build_service
 from bot.config import Topic, load_settings
-from bot.domain import Briefing, BriefingMode, Channel, Platform, utcnow
+from bot.domain import Briefing, BriefingMode, Channel, Platform, terminal, utcnow
 from bot.render.usage import to_json_dict, usage_schema
-from bot.store import Repository
-from bot.store.repository import UsageRecord
+from bot.store import Store, UsageRecord
 from bot.summarize.llm import LLMBriefer
 from bot.usage import summarize_usage
 from tests.fakes.http import FakeHTTPServer
@@ -116,17 +115,21 @@ def brief_elsewhere(
     channel: Channel | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Briefing:
-    """A model briefing saved for ``channel`` at ``clock()``, the way the chat adapters and
-    the scheduler run the pipeline."""
-    pipeline = build_pipeline(load_settings(), clock=clock, force_llm=True)
-    assert isinstance(pipeline.briefer, LLMBriefer)
-    pipeline.briefer.channel = channel
-    gathered = asyncio.run(pipeline.gather([site.url("/feed.xml")]))
-    pipeline.ingest_articles(gathered.articles)
-    briefing = pipeline.brief(Topic(topic), since=timedelta(days=36500))
-    pipeline.repo.save_briefing(briefing, channel=channel)
-    pipeline.repo.close()
-    return briefing
+    """A model briefing saved for ``channel`` (the terminal when none) at ``clock()``, the way
+    the chat adapters and the scheduler run the service."""
+
+    async def run() -> Briefing:
+        async with build_service(load_settings(), clock=clock, force_llm=True) as service:
+            assert isinstance(service.briefer, LLMBriefer)
+            return await service.brief(
+                Topic(topic),
+                channel or terminal(),
+                sources=[site.url("/feed.xml")],
+                since=timedelta(days=36500),
+                max_age=timedelta(0),
+            )
+
+    return asyncio.run(run())
 
 
 def usage_json(*args: str) -> dict[str, Any]:
@@ -383,8 +386,8 @@ def local_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 
 
 def stored_costs() -> list[float | None]:
-    with Repository.open(load_settings().resolved_database_url) as repo:
-        return [record.cost_usd for record in repo.usage_records()]
+    with Store.open(load_settings().resolved_database_url) as store:
+        return [record.cost_usd for record in store.spend.usage_records()]
 
 
 def test_a_local_model_not_in_the_price_table_stores_an_unknown_cost(
@@ -495,7 +498,7 @@ def record(
     *,
     cost_usd: float | None,
     topic: str = "port strike",
-    channel: str | None = None,
+    channel: str = "terminal",
     mode: BriefingMode = BriefingMode.LLM,
     cached: bool = False,
     model: str | None = None,

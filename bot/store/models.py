@@ -140,6 +140,7 @@ class ChannelRow(Base):
     platform: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str]
     name: Mapped[str]
+    workspace: Mapped[str] = mapped_column(server_default="")
 
 
 class TokenSpendRow(Base):
@@ -262,3 +263,38 @@ class FeedStateRow(Base):
     etag: Mapped[str | None]
     last_modified: Mapped[str | None]
     checked_at: Mapped[datetime]
+
+
+class SubscriptionRow(Base):
+    """A channel's digest of a topic: ``schedule`` in the IANA ``timezone``."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("channel_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    topic: Mapped[str]
+    schedule: Mapped[str]
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+
+    channel: Mapped[ChannelRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class PostedMessageRow(Base):
+    """A briefing posted to a chat channel: the platform's message id (Slack ``ts``, Discord
+    snowflake), the thread, and the saved story briefings and stories it carried."""
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (UniqueConstraint("channel_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    message_id: Mapped[str]
+    thread_id: Mapped[str | None] = mapped_column(index=True)
+    briefing_ids: Mapped[list[int]] = mapped_column(JSON)
+    story_ids: Mapped[list[str]] = mapped_column(JSON)
+    posted_at: Mapped[datetime] = mapped_column(index=True)
+
+    channel: Mapped[ChannelRow] = relationship(lazy="joined", innerjoin=True)

@@ -2,28 +2,38 @@
 
 ``BRIEFBOT_DAILY_TOKEN_BUDGET`` caps the prompt plus completion tokens all model calls of one
 UTC day may spend; ``BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET`` caps each channel (the terminal
-counts as one channel of its own). Every spend is written to the store the moment the reply
-comes (``Repository.record_spend``), before its briefing is saved, so every process (the
-bot, a terminal run, a scheduled digest) sees the same day's spend.
+counts as one channel of its own). Every spend goes to the ``SpendLedger`` (the store) the
+moment the reply comes, before its briefing is saved, so every process (the bot, a terminal
+run, a scheduled digest) sees the same day's spend.
 
 Over budget, the LLM briefer writes the extractive briefing instead, with a visible note.
+
+The stories of a briefing are written concurrently, so a check must also count the calls
+still waiting for their reply: ``reserve`` admits a call (atomically, within this process)
+only while spent plus reserved tokens are under the budget, and holds its estimate until
+``settle`` records what the reply really cost.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import datetime
 
-from bot.domain import Channel, utcnow
-from bot.store.repository import Repository
+from bot.domain import Channel, Platform, day_start, utcnow
+from bot.summarize.ports import SpendLedger
 
 log = logging.getLogger(__name__)
 
 
-def day_start(moment: datetime) -> datetime:
-    """Midnight UTC of ``moment``'s day: budgets reset then."""
-    return datetime.combine(moment.date(), time(0), tzinfo=moment.tzinfo)
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Tokens held for one model call in flight, in one channel."""
+
+    channel: Channel
+    tokens: int
 
 
 class TokenBudget:
@@ -31,31 +41,61 @@ class TokenBudget:
 
     def __init__(
         self,
-        repo: Repository,
+        ledger: SpendLedger,
         *,
         daily: int | None,
         per_channel: int | None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.repo = repo
+        self.ledger = ledger
         self.daily = daily
         self.per_channel = per_channel
         self.clock = clock
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], int] = {}  # tokens reserved per channel, in flight
 
-    def record(self, tokens: int, channel: Channel | None) -> None:
-        """Record tokens a model call just spent, in ``channel`` (``None`` = the terminal)."""
+    def reserve(self, channel: Channel, tokens: int) -> Reservation | str:
+        """Hold ``tokens`` for a model call in ``channel``, or say why no call may be made:
+        a call is admitted while the day's spend plus the calls in flight is under budget."""
+        with self._lock:
+            reason = self.exceeded(channel)
+            if reason is not None:
+                return reason
+            key = _key(channel)
+            self._held[key] = self._held.get(key, 0) + tokens
+            return Reservation(channel, tokens)
+
+    def settle(self, reservation: Reservation, spent: int) -> None:
+        """The call is over: release its hold and record the tokens it really spent."""
+        with self._lock:
+            key = _key(reservation.channel)
+            left = self._held.get(key, 0) - reservation.tokens
+            if left > 0:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)
+            self.record(spent, reservation.channel)
+
+    def _in_flight(self, channel: Channel | None) -> int:
+        if channel is None:
+            return sum(self._held.values())
+        return self._held.get(_key(channel), 0)
+
+    def record(self, tokens: int, channel: Channel) -> None:
+        """Record tokens a model call just spent in ``channel``."""
         if tokens > 0:
-            self.repo.record_spend(tokens, channel, self.clock())
+            self.ledger.record_spend(tokens, channel, self.clock())
 
-    def spent(self, channel: Channel | None, *, every_channel: bool) -> int:
-        """Tokens spent today in ``channel`` (or in every channel), by any process."""
-        start = day_start(self.clock())
-        return self.repo.tokens_spent_since(start, channel=channel, every_channel=every_channel)
+    def spent(self, channel: Channel | None) -> int:
+        """Tokens spent today in ``channel`` (``None``: in every channel), by any process,
+        plus what this process's calls in flight hold."""
+        spent = self.ledger.tokens_spent_since(day_start(self.clock()), channel)
+        return spent + self._in_flight(channel)
 
-    def exceeded(self, channel: Channel | None) -> str | None:
+    def exceeded(self, channel: Channel) -> str | None:
         """Why no more model calls may be made today (a sentence for the note), or ``None``."""
         if self.daily is not None:
-            used = self.spent(None, every_channel=True)
+            used = self.spent(None)
             if used >= self.daily:
                 log.warning("daily token budget used up: %d of %d tokens", used, self.daily)
                 return (
@@ -63,9 +103,9 @@ class TokenBudget:
                     "BRIEFBOT_DAILY_TOKEN_BUDGET)"
                 )
         if self.per_channel is not None:
-            used = self.spent(channel, every_channel=False)
+            used = self.spent(channel)
             if used >= self.per_channel:
-                where = "this channel" if channel is not None else "the terminal"
+                where = "the terminal" if channel.platform is Platform.CONSOLE else "this channel"
                 log.warning(
                     "channel daily token budget used up in %s: %d of %d tokens",
                     where,
@@ -77,3 +117,7 @@ class TokenBudget:
                     f"{self.per_channel:,} tokens, BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET)"
                 )
         return None
+
+
+def _key(channel: Channel) -> tuple[str, str]:
+    return (str(channel.platform), channel.external_id)

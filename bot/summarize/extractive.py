@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.domain import Article, KeyPoint, SourceRef, Story, StoryBriefing
+from bot.domain import MAX_POINTS, Article, KeyPoint, SourceRef, Story, StoryBriefing
 from bot.errors import SummarizerError
 from bot.summarize.align import (
     Alignment,
@@ -328,7 +328,9 @@ def _unique(articles: Sequence[Article]) -> list[Article]:
     return unique
 
 
-def brief_story(story: Story, articles: Sequence[Article], *, max_points: int = 6) -> StoryBriefing:
+def brief_story(
+    story: Story, articles: Sequence[Article], *, max_points: int = MAX_POINTS
+) -> StoryBriefing:
     """Brief one story from its articles: title, 3-6 cited key points, sources, coverage.
 
     Raises ``SummarizerError`` when there are no articles to brief.

@@ -10,7 +10,7 @@ For one story ``LLMBriefer.brief_story``:
    (``bot.summarize.passages``), within ``BRIEFBOT_PROMPT_TOKEN_BUDGET``; when the story has
    an earlier LLM briefing and new articles joined since, the ``update`` prompt carries the
    earlier key points and only the new passages;
-5. asks for the ``story_briefing`` JSON (``LLMClient.complete_json``);
+5. asks its ``ChatModel`` port for the ``story_briefing`` JSON (``complete_json``);
 6. treats the reply as untrusted text: links that are not a source's URL and citation
    markers written into the text ("[3]", "[source 2]") are removed; citations live only in
    the ``sources`` lists, which are mapped back from report passages to every copy;
@@ -22,40 +22,45 @@ Whenever the model cannot give a usable briefing (timeout, rate limit or server 
 the client's retries, connection refused, invalid or truncated JSON, refusal, context length,
 budget used up, nothing verified), the story gets the fallback (extractive) briefing with a
 visible note "Written without the model: <cause>" and a log line; other stories carry on.
+
+``brief_story`` is a coroutine: the model call is awaited, and the CPU work around it
+(passages, verification, the extractive fallback) and the store reads run in worker threads,
+so a story waiting for a slow model never stalls the event loop or the other stories.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
 
 from pydantic import ValidationError
 
-from bot.config import Settings
 from bot.domain import (
     Article,
     BriefingMode,
     Channel,
     KeyPoint,
     SourceRef,
+    StoredBriefing,
     Story,
     StoryBriefing,
     TokenUsage,
     Verification,
+    content_key,
     utcnow,
 )
-from bot.errors import SummarizerError
-from bot.store.repository import Repository, StoredBriefing, content_key
+from bot.errors import LLMError, SummarizerError
 from bot.summarize.align import source_sentences, terms
-from bot.summarize.budget import TokenBudget
+from bot.summarize.briefers import ExtractiveBriefer
+from bot.summarize.budget import Reservation, TokenBudget
 from bot.summarize.coverage import coverage
 from bot.summarize.extractive import _source_refs, _unique, clean_title
-from bot.summarize.llm_client import LLMClient, LLMError, Usage
 from bot.summarize.passages import PromptSources, defused, select_passages
+from bot.summarize.ports import BrieferSettings, BriefingStore, ChatModel, Usage
 from bot.summarize.prompts import ChatMessage, PromptSet, format_date, format_key_points
 from bot.summarize.schema import BRIEFING_SCHEMA, BRIEFING_SCHEMA_NAME, BriefingOutput, CitedItem
 from bot.summarize.tokens import count_message_tokens
@@ -64,7 +69,6 @@ from bot.text import normalize_whitespace
 
 log = logging.getLogger(__name__)
 
-MAX_POINTS = 6
 FALLBACK_PREFIX = "Written without the model"
 
 _URL = re.compile(
@@ -89,103 +93,102 @@ class LLMBriefer:
 
     def __init__(
         self,
-        client: LLMClient,
+        model: ChatModel,
         prompts: PromptSet,
-        repo: Repository | None,
+        briefings: BriefingStore | None,
         *,
-        fallback: _Briefer,
+        fallback: ExtractiveBriefer,
         budget: TokenBudget | None = None,
-        prompt_token_budget: int = 6000,
-        max_points: int = MAX_POINTS,
+        settings: BrieferSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
-        channel: Channel | None = None,
     ) -> None:
-        self.client = client
+        self.model = model
         self.prompts = prompts
-        self.repo = repo
+        self.briefings = briefings
         self.fallback = fallback
         self.budget = budget
-        self.prompt_token_budget = prompt_token_budget
-        self.max_points = max_points
+        settings = settings or BrieferSettings()
+        self.prompt_token_budget = settings.prompt_token_budget
+        self.max_points = settings.max_points
+        self.completion_token_estimate = settings.completion_token_estimate
         self.clock = clock
-        self.channel = channel  # where briefings are posted (None: the terminal), for budgets
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        repo: Repository,
-        *,
-        fallback: _Briefer,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> LLMBriefer:
-        """The briefer for the configured model, prompts, store and budgets; ``clock`` is
-        the pipeline's (it dates the briefings, so the budgets' day must follow it)."""
-        client = LLMClient(settings)
-        budget = TokenBudget(
-            repo,
-            daily=settings.daily_token_budget,
-            per_channel=settings.channel_daily_token_budget,
-            clock=clock,
-        )
-        return cls(
-            client,
-            client.prompts,
-            repo,
-            fallback=fallback,
-            budget=budget,
-            prompt_token_budget=settings.prompt_token_budget,
-            clock=clock,
-        )
 
     # ------------------------------------------------------------------ brief
-    def brief_story(self, story: Story, articles: Sequence[Article]) -> StoryBriefing:
+    async def brief_story(
+        self, story: Story, articles: Sequence[Article], channel: Channel
+    ) -> StoryBriefing:
+        """The story's briefing for ``channel`` (whose token budget pays for the model)."""
         if not articles:
             raise SummarizerError(f"story {story.id} has no articles to brief")
-        ordered = _unique(articles)
-        sources = _source_refs(ordered)
-        by_source = {
-            ref.id: defused(article) for ref, article in zip(sources, ordered, strict=True)
-        }
+        ordered, sources, by_source = await asyncio.to_thread(_prepare, articles)
         key = _content_key(ordered)
-        if key is not None and self.repo is not None:
-            stored = self.repo.briefing_with_content(story.id, key)
+        if key is not None and self.briefings is not None:
+            stored = await asyncio.to_thread(self.briefings.with_content, story.id, key)
             if stored is not None:
                 log.info("story %s: reusing the stored briefing of the same articles", story.id)
                 return _reused(stored, story, ordered, sources)
-        if self.budget is not None:
-            reason = self.budget.exceeded(self.channel)
+        if self.budget is not None:  # over budget already: no prompt to build
+            reason = await asyncio.to_thread(self.budget.exceeded, channel)
             if reason is not None:
-                return self._fall_back(story, ordered, reason)
-        previous = self._previous(story, ordered)
+                return await asyncio.to_thread(self._fall_back, story, ordered, reason)
         try:
-            messages, prompt_sources = self._messages(story, sources, by_source, previous)
+            messages, prompt_sources = await asyncio.to_thread(
+                self._prompt, story, ordered, sources, by_source
+            )
         except SummarizerError as exc:
-            return self._fall_back(story, ordered, str(exc))
+            return await asyncio.to_thread(self._fall_back, story, ordered, str(exc))
+        reservation: Reservation | None = None
+        if self.budget is not None:
+            estimate = count_message_tokens(messages) + self.completion_token_estimate
+            held = await asyncio.to_thread(self.budget.reserve, channel, estimate)
+            if isinstance(held, str):  # the stories in flight took the rest of the budget
+                return await asyncio.to_thread(self._fall_back, story, ordered, held)
+            reservation = held
         try:
-            result = self.client.complete_json(
+            result = await self.model.complete_json(
                 messages, schema_name=BRIEFING_SCHEMA_NAME, schema=BRIEFING_SCHEMA
             )
         except LLMError as exc:
-            usage = self._spend(exc.usage, exc.model)
+            usage = await asyncio.to_thread(self._spend, exc.usage, exc.model, reservation)
             log.warning("story %s: model failed (%s): %s", story.id, type(exc).__name__, exc)
-            return self._fall_back(story, ordered, _cause(exc), usage=usage)
-        usage = self._spend(result.usage, result.model)
+            return await asyncio.to_thread(
+                self._fall_back, story, ordered, _cause(exc), usage=usage
+            )
+        except BaseException:
+            if reservation is not None and self.budget is not None:
+                self.budget.settle(reservation, 0)  # cancelled: nothing known to be spent
+            raise
+        usage = await asyncio.to_thread(self._spend, result.usage, result.model, reservation)
         try:
             output = BriefingOutput.model_validate(result.data)
         except ValidationError as exc:
             log.warning("story %s: model reply does not fit the briefing: %s", story.id, exc)
-            return self._fall_back(
-                story, ordered, "the model's reply did not fit the briefing format", usage=usage
+            return await asyncio.to_thread(
+                self._fall_back,
+                story,
+                ordered,
+                "the model's reply did not fit the briefing format",
+                usage=usage,
             )
-        return self._written(story, ordered, sources, by_source, output, prompt_sources, usage)
+        return await asyncio.to_thread(
+            self._written, story, ordered, sources, by_source, output, prompt_sources, usage
+        )
+
+    def _prompt(
+        self,
+        story: Story,
+        ordered: Sequence[Article],
+        sources: Sequence[SourceRef],
+        by_source: Mapping[int, Article],
+    ) -> tuple[list[ChatMessage], PromptSources]:
+        return self._messages(story, sources, by_source, self._previous(story, ordered))
 
     # ------------------------------------------------------------------ steps
     def _previous(self, story: Story, ordered: Sequence[Article]) -> _Previous | None:
         """The story's earlier LLM briefing when new articles joined since (for an update)."""
-        if self.repo is None:
+        if self.briefings is None:
             return None
-        stored = self.repo.last_briefing_in_mode(story.id)
+        stored = self.briefings.last_in_mode(story.id)
         if stored is None or not stored.article_ids:
             return None
         current = {a.id for a in ordered if a.id is not None}
@@ -303,7 +306,7 @@ class LLMBriefer:
         if summary and not _supported(verifier, summary, all_ids):
             log.info("story %s: dropped a summary the sources do not support", story.id)
             summary = ""
-        base = self.fallback.brief_story(story, ordered) if not headline else None
+        base = self.fallback.brief_now(story, ordered) if not headline else None
         notes = _teaser_notes(ordered)
         if verification.dropped:
             notes.append(
@@ -326,12 +329,14 @@ class LLMBriefer:
             usage=usage,
         )
 
-    def _spend(self, usage: Usage | None, model: str | None) -> TokenUsage:
+    def _spend(
+        self, usage: Usage | None, model: str | None, reservation: Reservation | None
+    ) -> TokenUsage:
+        if self.budget is not None and reservation is not None:
+            self.budget.settle(reservation, usage.total_tokens if usage is not None else 0)
         if usage is None:
             return TokenUsage(0, 0, 0.0)
-        if self.budget is not None:
-            self.budget.record(usage.total_tokens, self.channel)
-        return self.client.token_usage(usage, model)
+        return self.model.token_usage(usage, model)
 
     def _fall_back(
         self,
@@ -342,7 +347,7 @@ class LLMBriefer:
         usage: TokenUsage | None = None,
     ) -> StoryBriefing:
         log.warning("story %s: written without the model: %s", story.id, cause)
-        briefing = self.fallback.brief_story(story, ordered)
+        briefing = self.fallback.brief_now(story, ordered)
         briefing.notes = [f"{FALLBACK_PREFIX}: {cause}.", *briefing.notes]
         if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
             briefing.usage = usage  # tokens were spent even though the reply was unusable
@@ -381,14 +386,6 @@ def _allowed(url: str, allowed: set[str] | frozenset[str]) -> bool:
 # ---------------------------------------------------------------------- helpers
 
 
-class _Briefer(Protocol):
-    """What the fallback must offer (``ExtractiveBriefer`` does)."""
-
-    mode: BriefingMode
-
-    def brief_story(self, story: Story, articles: Sequence[Article]) -> StoryBriefing: ...
-
-
 class _Previous:
     """An earlier LLM briefing of the story and the articles it covered."""
 
@@ -411,6 +408,17 @@ class _Previous:
             }
             points.append(KeyPoint(point.text, sorted(cited)))
         return points
+
+
+def _prepare(
+    articles: Sequence[Article],
+) -> tuple[list[Article], list[SourceRef], dict[int, Article]]:
+    """The story's articles once each, their numbered sources, and each source's defused
+    article (its text safe to quote to a model)."""
+    ordered = _unique(articles)
+    sources = _source_refs(ordered)
+    by_source = {ref.id: defused(article) for ref, article in zip(sources, ordered, strict=True)}
+    return ordered, sources, by_source
 
 
 def _content_key(ordered: Sequence[Article]) -> str | None:

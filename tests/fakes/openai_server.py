@@ -8,7 +8,7 @@ Errors use OpenAI's error body ``{"error": {"message", "type", "param", "code"}}
 Each request takes the next scripted item from the queue:
 
 - a ``str``: a normal reply with that content (``finish_reason: "stop"``);
-- a ``Completion``: full control (finish reason, refusal, usage, delay);
+- a ``Completion``: full control (finish reason, refusal, usage, delay, hold);
 - a ``Failure``: an HTTP error (see ``rate_limited``, ``server_error``,
   ``context_length_exceeded``, ``json_schema_unsupported``);
 - ``DROP``: the connection closes half-way through the response body;
@@ -17,6 +17,11 @@ Each request takes the next scripted item from the queue:
 With ``reject_json_schema=True`` the server behaves like servers without structured outputs:
 every request with ``response_format.type == "json_schema"`` gets a 400 without using up a
 scripted item. Every request body is recorded (``server.bodies``) for assertions.
+
+Requests are served concurrently, each on its own thread. ``Completion(hold=event)`` keeps
+its request waiting, unanswered, until the test sets ``event`` (a hung model reply);
+``server.held`` and ``server.in_flight`` count the requests waiting and being handled, and
+``server.wait_until_held(n)`` blocks until ``n`` requests are held.
 
     def test_x(openai_server):
         openai_server.script('{"answer": "yes"}', rate_limited(retry_after="2"))
@@ -53,6 +58,7 @@ class Completion:
     completion_tokens: int | None = None
     usage: bool = True  # False: leave ``usage`` out, like some local servers
     delay: float = 0.0  # seconds before answering (to trigger client timeouts)
+    hold: threading.Event | None = None  # answer only once the test sets it (a hung reply)
 
 
 @dataclass
@@ -154,6 +160,9 @@ def truncated(content: str) -> Completion:
     return Completion(content=content, finish_reason="length")
 
 
+HOLD_LIMIT = 10.0  # seconds a held request waits for its event before answering anyway
+
+
 def _rough_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -168,7 +177,10 @@ class FakeOpenAI:
         self._http.route("POST", "/v1/chat/completions", self._handle)
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._counter = 0
+        self._in_flight = 0
+        self._held = 0
 
     # -- scripting and inspection --
 
@@ -181,6 +193,21 @@ class FakeOpenAI:
     def pending(self) -> int:
         """Scripted items not used yet."""
         return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received whose reply is not made yet (held ones; a ``delay`` comes after)."""
+        return self._in_flight
+
+    @property
+    def held(self) -> int:
+        """Requests waiting on a ``Completion.hold`` event right now."""
+        return self._held
+
+    def wait_until_held(self, count: int = 1, timeout: float = HOLD_LIMIT) -> bool:
+        """Block until ``count`` requests are held; False if that takes over ``timeout`` s."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._held >= count, timeout)
 
     @property
     def base_url(self) -> str:
@@ -214,6 +241,27 @@ class FakeOpenAI:
     # -- the endpoint --
 
     def _handle(self, request: Recorded) -> Reply:
+        with self._changed:
+            self._in_flight += 1
+        try:
+            return self._answer(request)
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def _hold(self, event: threading.Event) -> None:
+        with self._changed:
+            self._held += 1
+            self._changed.notify_all()
+        try:
+            event.wait(HOLD_LIMIT)
+        finally:
+            with self._changed:
+                self._held -= 1
+                self._changed.notify_all()
+
+    def _answer(self, request: Recorded) -> Reply:
         try:
             body = json.loads(request.body)
         except ValueError:
@@ -230,6 +278,8 @@ class FakeOpenAI:
         scripted = item(body) if callable(item) else item
         if isinstance(scripted, str):
             scripted = Completion(content=scripted)
+        if isinstance(scripted, Completion) and scripted.hold is not None:
+            self._hold(scripted.hold)
         if isinstance(scripted, Failure):
             return self._failure(scripted)
         if isinstance(scripted, _Drop):

@@ -1,4 +1,8 @@
-"""The ``briefbot`` command line.
+"""The ``briefbot`` command line: an adapter over ``BriefingService``.
+
+Each command parses its arguments, calls the service, and renders the result; the use
+cases themselves live in ``bot.service``. The terminal is a channel (``terminal``): its
+briefings are saved, budgeted and reported like any chat channel's.
 
 Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure.
 Every command goes through one error boundary (``_run``): expected errors
@@ -13,7 +17,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -21,23 +25,16 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from bot.adapters import console
-from bot.app import build_pipeline, open_store
-from bot.config import (
-    MAX_DURATION,
-    Settings,
-    Topic,
-    load_settings,
-    load_topics,
-    parse_duration,
-    save_topics,
-)
+from bot.app import build_service
+from bot.config import Settings, load_settings, parse_duration
 from bot.demo import demo_sources, demo_topics
-from bot.domain import utcnow
-from bot.errors import BriefbotError, ConfigError
-from bot.pipeline import Pipeline, shift_articles
-from bot.usage import GROUPINGS, records_since, summarize_usage
+from bot.domain import terminal, topic_key, utcnow
+from bot.errors import BriefbotError, ConfigError, InvalidRequest
+from bot.pipeline import shift_articles
+from bot.service import BriefingService
+from bot.usage import GROUPINGS
 
-log = logging.getLogger("bot.cli")
+log = logging.getLogger("bot.adapters.cli")
 T = TypeVar("T")
 
 app = typer.Typer(
@@ -69,7 +66,7 @@ SinceOpt = Annotated[
 ]
 
 
-class UsageError(ConfigError):
+class UsageError(InvalidRequest):
     """A command-line argument is invalid (exit code 2)."""
 
 
@@ -78,10 +75,10 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _run(fn: Callable[[], T]) -> T:
-    """The error boundary shared by every command."""
+def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The error boundary shared by every command: runs the command's coroutine."""
     try:
-        return fn()
+        return asyncio.run(fn())
     except typer.Exit:
         raise
     except ConfigError as exc:
@@ -118,22 +115,8 @@ def _since(value: str | None, settings: Settings) -> timedelta:
         raise UsageError(f"--since: {exc}") from None
 
 
-def _topic(name: str, settings: Settings) -> Topic:
-    name = name.strip().lower()
-    if not name:
-        raise UsageError("TOPIC must not be empty; e.g. briefbot brief ukraine")
-    return load_topics(settings.resolved_topics_file).get(name) or Topic(name)
-
-
-def _ingest(
-    pipeline: Pipeline, specs: list[str], *, discovery_query: str | None, progress: bool
-) -> list[Any]:
-    with console.fetch_progress(progress) as update:
-        gathered = asyncio.run(
-            pipeline.gather(specs, discovery_query=discovery_query, progress=update)
-        )
-    report = pipeline.ingest_articles(gathered.articles)
-    return [*gathered.errors, *report.errors]
+def _service(settings: Settings, **kwargs: Any) -> BriefingService:
+    return build_service(settings, **kwargs)
 
 
 @app.command()
@@ -153,22 +136,23 @@ def brief(
 ) -> None:
     """Gather the topic's sources and print a briefing of its stories."""
 
-    def run() -> None:
+    async def run() -> None:
         settings = _settings()
         output = _format(fmt)
         window = _since(since, settings)
-        chosen = _topic(topic, settings)
-        specs = [*chosen.sources, *(source or [])]
-        use_discovery = discovery if discovery is not None else (chosen.discovery or not specs)
-        pipeline = build_pipeline(settings, force_llm=llm)
-        errors = _ingest(
-            pipeline,
-            specs,
-            discovery_query=chosen.effective_query if use_discovery else None,
-            progress=output != "json",
-        )
-        briefing = pipeline.brief(chosen, since=window, errors=errors)
-        pipeline.repo.save_briefing(briefing)
+        if not topic_key(topic):
+            raise UsageError("TOPIC must not be empty; e.g. briefbot brief ukraine")
+        async with _service(settings, force_llm=llm) as service:
+            with console.fetch_progress(output != "json") as update:
+                briefing = await service.brief(
+                    topic,
+                    terminal(),
+                    sources=source or [],
+                    since=window,
+                    discovery=discovery,
+                    max_age=timedelta(0),  # asked for at the terminal: always gather
+                    progress=update,
+                )
         console.emit(console.render_briefing(briefing, output))
 
     _run(run)
@@ -178,24 +162,26 @@ def brief(
 def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
     """Brief the bundled sample news (fictional, offline, no API key)."""
 
-    def run() -> None:
+    async def run() -> None:
         # The bundled files carry full texts: never reach for article pages.
         settings = _settings().model_copy(update={"fetch_full_text": False})
         output = _format(fmt)
         workdir = Path(tempfile.mkdtemp(prefix="briefbot-demo-"))
         try:
-            pipeline = build_pipeline(
+            service = _service(
                 settings, database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", force_llm=llm
             )
-            gathered = asyncio.run(pipeline.gather(demo_sources()))
-            articles = shift_articles(gathered.articles, utcnow() - timedelta(hours=1))
-            report = pipeline.ingest_articles(articles)
-            errors = [*gathered.errors, *report.errors]
-            briefings = [
-                pipeline.brief(topic, since=timedelta(days=7), errors=errors)
-                for topic in demo_topics()
-            ]
-            pipeline.repo.close()
+            async with service:
+                gathered = await service.gather(demo_sources())
+                articles = shift_articles(gathered.articles, utcnow() - timedelta(hours=1))
+                report = await service.ingest_articles(articles)
+                errors = [*gathered.errors, *report.errors]
+                briefings = [
+                    await service.brief(
+                        topic, terminal(), since=timedelta(days=7), refresh=False, errors=errors
+                    )
+                    for topic in demo_topics()
+                ]
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if output == "json":
@@ -222,31 +208,32 @@ def ingest(
 ) -> None:
     """Fetch sources (or every configured topic's sources) into the store."""
 
-    def run() -> None:
+    async def run() -> None:
         settings = _settings()
-        topics = load_topics(settings.resolved_topics_file)
-        if topic is not None:
-            if topic.lower() not in topics:
-                raise UsageError(
-                    f"no topic {topic!r} in {settings.resolved_topics_file}; "
-                    "add it with: briefbot topics add NAME --source URL"
-                )
-            topics = {topic.lower(): topics[topic.lower()]}
-        specs = list(source or [])
-        for chosen in topics.values():
-            specs.extend(s for s in chosen.sources if s not in specs)
-        if not specs:
-            raise UsageError("nothing to ingest: pass --source or add sources to a topic.")
-        pipeline = build_pipeline(settings, force_llm=False)
-        with console.fetch_progress(True) as update:
-            gathered = asyncio.run(pipeline.gather(specs, progress=update))
-        report = pipeline.ingest_articles(gathered.articles)
-        for error in [*gathered.errors, *report.errors]:
+        async with _service(settings, force_llm=False) as service:
+            topics = await service.topics()
+            if topic is not None:
+                key = topic_key(topic)
+                if key not in topics:
+                    raise UsageError(
+                        f"no topic {topic!r} in {settings.resolved_topics_file}; "
+                        "add it with: briefbot topics add NAME --source URL"
+                    )
+                topics = {key: topics[key]}
+            specs = list(source or [])
+            for chosen in topics.values():
+                specs.extend(s for s in chosen.sources if s not in specs)
+            if not specs:
+                raise UsageError("nothing to ingest: pass --source or add sources to a topic.")
+            with console.fetch_progress(True) as update:
+                result = await service.ingest(specs, progress=update)
+        report = result.report
+        for error in result.errors:
             console.stderr.print(f"[yellow]{error.source}[/]: {error.error}", highlight=False)
         console.emit(
             f"{len(report.new_articles)} new articles ({report.copies} copies), "
             f"{len(report.updated_articles)} updated, {len(report.new_stories)} new stories, "
-            f"{len(gathered.errors) + len(report.errors)} errors"
+            f"{len(result.errors)} errors"
         )
 
     _run(run)
@@ -262,19 +249,12 @@ def stories(
 ) -> None:
     """List stored stories with their articles' URLs."""
 
-    def run() -> None:
+    async def run() -> None:
         settings = _settings()
         output = _format(fmt, ("text", "json"))
-        pipeline = build_pipeline(settings, force_llm=False)
-        window = _since(since, settings) if since else MAX_DURATION
-        if topic:
-            selected = pipeline.select_stories(_topic(topic, settings), window)
-        else:
-            start = utcnow() - window
-            selected = [
-                (story, pipeline.repo.story_articles(story.id))
-                for story in pipeline.repo.stories_updated_since(start)
-            ]
+        window = _since(since, settings) if since else None
+        async with _service(settings, force_llm=False) as service:
+            selected = await service.stories(topic, window)
         rows: list[dict[str, Any]] = [
             {
                 "id": story.id,
@@ -317,23 +297,13 @@ def usage(
     """Tokens and estimated cost of saved briefings by day, topic, channel or model, and
     today's spend against the daily token budgets."""
 
-    def run() -> None:
+    async def run() -> None:
         settings = _settings()
         output = _format(fmt, ("text", "json"))
         group = _choice("--by", by, GROUPINGS)
         window = _since(since, settings)
-        now = utcnow()
-        start = now - window  # at most MAX_DURATION back: a valid date
-        with open_store(settings) as repo:
-            records = repo.usage_records(records_since(start, now))
-        report = summarize_usage(
-            records,
-            by=group,
-            since=start,
-            now=now,
-            daily_budget=settings.daily_token_budget,
-            channel_budget=settings.channel_daily_token_budget,
-        )
+        async with _service(settings, force_llm=False) as service:
+            report = await service.usage(window, group)
         if output == "json":
             from bot.render.usage import to_json_dict
 
@@ -344,15 +314,21 @@ def usage(
     _run(run)
 
 
+def _topics_service() -> BriefingService:
+    """A service for editing topics: no model, and the store only opened, never written."""
+    return _service(_settings(), force_llm=False)
+
+
 @topics_app.command("list")
 def topics_list() -> None:
     """Show the tracked topics."""
 
-    def run() -> None:
-        settings = _settings()
-        topics = load_topics(settings.resolved_topics_file)
+    async def run() -> None:
+        async with _topics_service() as service:
+            topics = await service.topics()
+            path = service.topics_file
         if not topics:
-            console.emit(f"no topics in {settings.resolved_topics_file}")
+            console.emit(f"no topics in {path}")
         for topic in topics.values():
             extra = " (+discovery)" if topic.discovery else ""
             console.emit(f"{topic.name}: query={topic.effective_query!r}{extra}")
@@ -375,21 +351,15 @@ def topics_add(
 ) -> None:
     """Add a topic, or update an existing one's query and sources."""
 
-    def run() -> None:
-        settings = _settings()
-        key = name.strip().lower()
-        if not key:
+    async def run() -> None:
+        if not topic_key(name):
             raise UsageError("NAME must not be empty")
-        path = settings.resolved_topics_file
-        topics = load_topics(path)
-        topic = topics.get(key) or Topic(key)
-        if query is not None:
-            topic.query = query
-        topic.sources.extend(s for s in (source or []) if s not in topic.sources)
-        topic.discovery = discovery or topic.discovery
-        topics[key] = topic
-        save_topics(path, topics)
-        console.emit(f"saved topic {key!r} in {path}")
+        async with _topics_service() as service:
+            topic = await service.save_topic(
+                name, query=query, sources=source or [], discovery=discovery
+            )
+            path = service.topics_file
+        console.emit(f"saved topic {topic.name!r} in {path}")
 
     _run(run)
 
@@ -398,13 +368,9 @@ def topics_add(
 def topics_remove(name: Annotated[str, typer.Argument(help="Topic name.")]) -> None:
     """Stop tracking a topic (stored articles and stories are kept)."""
 
-    def run() -> None:
-        settings = _settings()
-        path = settings.resolved_topics_file
-        topics = load_topics(path)
-        if topics.pop(name.strip().lower(), None) is None:
-            raise UsageError(f"no topic {name!r} in {path}")
-        save_topics(path, topics)
+    async def run() -> None:
+        async with _topics_service() as service:
+            await service.remove_topic(name)
         console.emit(f"removed topic {name!r}")
 
     _run(run)

@@ -1,8 +1,9 @@
 """The OpenAI-compatible chat client: JSON replies checked against a schema, with retries.
 
-``LLMClient`` wraps the official ``openai`` SDK (the one ``summarize`` module allowed to) and
-talks to OpenAI or to any OpenAI-compatible server given by ``OPENAI_BASE_URL`` (Ollama, vLLM,
-llama.cpp; those need no key, so a placeholder is sent). What it adds to the SDK:
+``LLMClient`` wraps the official ``openai`` SDK (the only module that imports it) with
+``openai.AsyncOpenAI``, and is the summarizer's ``ChatModel`` port. It talks to OpenAI or to
+any OpenAI-compatible server given by ``OPENAI_BASE_URL`` (Ollama, vLLM, llama.cpp; those
+need no key, so a placeholder is sent). What it adds to the SDK:
 
 - **Explicit timeouts**: ``BRIEFBOT_LLM_TIMEOUT`` (read/write) and
   ``BRIEFBOT_LLM_CONNECT_TIMEOUT``, never the SDK's ten-minute default.
@@ -19,26 +20,11 @@ llama.cpp; those need no key, so a placeholder is sent). What it adds to the SDK
   (``bot.summarize.schema.validate_json``); an invalid reply gets ONE repair round with the
   ``repair`` prompt (the invalid output, the validation error and the schema, without the
   sources), and is then returned or refused with ``LLMInvalidOutput``.
-- **Errors that name the cause**, in the tree below; ``str(error)`` is a sentence fit for a
-  visible note. Errors raised after the server answered carry the tokens spent in ``usage``
-  and the model that answered in ``model``.
+- **Errors that name the cause**, in the ``LLMError`` tree of ``bot.errors``; ``str(error)``
+  is a sentence fit for a visible note. Errors raised after the server answered carry the
+  tokens spent in ``usage`` and the model that answered in ``model``.
 - **Prices**: ``token_usage`` prices tokens with ``bot.summarize.pricing`` (the model's list
   price, or the ``BRIEFBOT_PRICE_*`` overrides); a model with no known price costs ``None``.
-
-::
-
-    SummarizerError (bot.errors)
-    └── LLMError                      the LLM could not produce a usable reply
-        ├── LLMTimeout                no reply within BRIEFBOT_LLM_TIMEOUT (``timeout``)
-        ├── LLMConnectionError        server unreachable or connection dropped (``base_url``)
-        ├── LLMRateLimited            429 after all retries (``retry_after``, ``code``)
-        ├── LLMServerError            5xx after all retries (``status``)
-        ├── LLMRequestError           other 4xx: bad key, unknown model, bad request (``status``)
-        │   ├── LLMContextLengthError prompt longer than the model's context window
-        │   └── LLMStructuredOutputUnsupported  json_schema rejected while it is forced
-        ├── LLMRefusal                the model refused or a content filter stopped it
-        ├── LLMTruncated              reply cut off at max_tokens (finish_reason "length")
-        └── LLMInvalidOutput          not JSON matching the schema, even after one repair
 
 The request sends ``max_completion_tokens`` to OpenAI itself and ``max_tokens`` to other
 servers, which mostly know only the older name.
@@ -49,13 +35,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx2
@@ -74,7 +60,21 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 
 from bot.config import Settings
 from bot.domain import TokenUsage
-from bot.errors import ConfigError, SummarizerError
+from bot.errors import (
+    ConfigError,
+    LLMConnectionError,
+    LLMContextLengthError,
+    LLMError,
+    LLMInvalidOutput,
+    LLMRateLimited,
+    LLMRefusal,
+    LLMRequestError,
+    LLMServerError,
+    LLMStructuredOutputUnsupported,
+    LLMTimeout,
+    LLMTruncated,
+)
+from bot.summarize.ports import LLMResult, Strategy, Usage
 from bot.summarize.pricing import resolve_price
 from bot.summarize.prompts import ChatMessage, PromptSet, load_prompts, neutralize
 from bot.summarize.schema import validate_json
@@ -88,126 +88,7 @@ RETRY_AFTER_CAP = 30.0  # seconds; a longer Retry-After is shortened to this
 _WAIT_INITIAL, _WAIT_MAX, _WAIT_JITTER = 0.5, 8.0, 0.5  # exponential backoff without Retry-After
 _SERVER_MESSAGE_LIMIT = 300
 
-Strategy = Literal["json_schema", "json_object", "text"]
 T = TypeVar("T")
-
-
-# --- Errors -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Tokens of one or more calls, from the server's ``usage`` (or estimated if it sent none)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    estimated: bool = False
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.estimated or other.estimated,
-        )
-
-
-class LLMError(SummarizerError):
-    """The LLM could not produce a usable reply; the message names the cause and the fix."""
-
-    usage: Usage | None = None  # tokens already spent when the failure came after a reply
-    model: str | None = None  # the model the server said answered, when it did
-
-
-class LLMTimeout(LLMError):
-    def __init__(self, base_url: str, timeout: float) -> None:
-        super().__init__(
-            f"The model server at {base_url} sent no reply within {timeout:g} s "
-            "(BRIEFBOT_LLM_TIMEOUT)."
-        )
-        self.base_url = base_url
-        self.timeout = timeout
-
-
-class LLMConnectionError(LLMError):
-    def __init__(self, base_url: str, detail: str) -> None:
-        super().__init__(f"Could not talk to the model server at {base_url}: {detail}.")
-        self.base_url = base_url
-
-
-class LLMRateLimited(LLMError):
-    def __init__(self, message: str, *, retry_after: float | None, code: str | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.code = code
-
-
-class LLMServerError(LLMError):
-    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class LLMRequestError(LLMError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class LLMContextLengthError(LLMRequestError):
-    """The prompt does not fit the model's context window (lower BRIEFBOT_PROMPT_TOKEN_BUDGET)."""
-
-
-class LLMStructuredOutputUnsupported(LLMRequestError):
-    """The server rejects ``response_format: json_schema``."""
-
-
-class LLMRefusal(LLMError):
-    def __init__(self, refusal: str) -> None:
-        super().__init__(f"The model declined to answer: {refusal}")
-        self.refusal = refusal
-
-
-class LLMTruncated(LLMError):
-    def __init__(self, max_tokens: int, content: str) -> None:
-        super().__init__(
-            f"The model's reply was cut off at the {max_tokens}-token limit "
-            "(BRIEFBOT_MAX_COMPLETION_TOKENS)."
-        )
-        self.max_tokens = max_tokens
-        self.content = content
-
-
-class LLMInvalidOutput(LLMError):
-    def __init__(self, message: str, *, content: str = "", problem: str = "") -> None:
-        super().__init__(message)
-        self.content = content
-        self.problem = problem
-
-
-# --- Results ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LLMResult:
-    """A checked reply.
-
-    ``data`` is the parsed JSON object (``complete_json``; None for ``stream_text``).
-    ``usage`` adds up every call made for it, the repair round included; ``repaired`` tells
-    whether that round was needed. ``strategy`` is how the output was constrained.
-    """
-
-    content: str
-    data: dict[str, Any] | None
-    usage: Usage
-    model: str
-    strategy: Strategy
-    finish_reason: str
-    repaired: bool = False
 
 
 # --- Retry policy -----------------------------------------------------------------------------
@@ -289,7 +170,7 @@ class LLMClient:
         )
         self.base_url = (settings.openai_base_url or OPENAI_BASE_URL).rstrip("/")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-        self._openai = openai.OpenAI(
+        self._openai = openai.AsyncOpenAI(
             api_key=key or PLACEHOLDER_API_KEY,
             base_url=self.base_url,
             timeout=openai.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
@@ -308,7 +189,7 @@ class LLMClient:
             return "json_object"
         return "json_schema"
 
-    def complete_json(
+    async def complete_json(
         self,
         messages: Sequence[ChatMessage],
         *,
@@ -323,7 +204,7 @@ class LLMClient:
         if not _SCHEMA_NAME.match(schema_name):
             raise ValueError(f"schema_name must be 1-64 letters, digits, _ or -: {schema_name!r}")
         limit = max_tokens or self.settings.max_completion_tokens
-        first = self._complete_structured(messages, schema_name, schema, limit)
+        first = await self._complete_structured(messages, schema_name, schema, limit)
         data, problem = validate_json(first.content, schema)
         if data is not None:
             return _with_data(first, data)
@@ -336,7 +217,7 @@ class LLMClient:
             schema=json.dumps(schema, indent=2),
         )
         try:
-            second = self._complete_structured(repair, schema_name, schema, limit)
+            second = await self._complete_structured(repair, schema_name, schema, limit)
         except LLMError as exc:
             exc.usage = first.usage + exc.usage if exc.usage else first.usage
             exc.model = exc.model or first.model
@@ -357,14 +238,14 @@ class LLMClient:
             second.content, data, usage, second.model, second.strategy, second.finish_reason, True
         )
 
-    def stream_text(
+    async def stream_text(
         self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None
     ) -> TextStream:
-        """Stream a plain-text reply; iterate for text pieces, then read ``.result``."""
+        """Stream a plain-text reply; ``async for`` the text pieces, then read ``.result``."""
         limit = max_tokens or self.settings.max_completion_tokens
 
-        def open_stream() -> openai.Stream[ChatCompletionChunk]:
-            return self._openai.chat.completions.create(
+        async def open_stream() -> openai.AsyncStream[ChatCompletionChunk]:
+            return await self._openai.chat.completions.create(
                 model=self.settings.model,
                 messages=_wire_messages(messages),
                 stream=True,
@@ -373,7 +254,7 @@ class LLMClient:
                 max_tokens=omit if self._official else limit,
             )
 
-        stream = self._with_retries(lambda: self._call(open_stream))
+        stream = await self._with_retries(lambda: self._call(open_stream))
         return TextStream(self, stream, messages, limit)
 
     def token_usage(self, usage: Usage, model: str | None = None) -> TokenUsage:
@@ -390,23 +271,23 @@ class LLMClient:
         cost = price.cost_usd(usage.prompt_tokens, usage.completion_tokens) if price else None
         return TokenUsage(usage.prompt_tokens, usage.completion_tokens, cost, model=name)
 
-    def close(self) -> None:
-        self._openai.close()
+    async def close(self) -> None:
+        await self._openai.close()
 
-    def __enter__(self) -> LLMClient:
+    async def __aenter__(self) -> LLMClient:
         return self
 
-    def __exit__(
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        await self.close()
 
     # -- one structured call --
 
-    def _complete_structured(
+    async def _complete_structured(
         self,
         messages: Sequence[ChatMessage],
         schema_name: str,
@@ -416,15 +297,17 @@ class LLMClient:
         strategy = self.strategy
         if strategy == "json_schema":
             try:
-                return self._complete_once(messages, schema_name, schema, max_tokens, strategy)
+                return await self._complete_once(
+                    messages, schema_name, schema, max_tokens, strategy
+                )
             except LLMStructuredOutputUnsupported as exc:
                 if self.settings.structured_output != "auto":
                     raise
                 self._json_schema_rejected = True
                 log.warning("using response_format json_object from now on: %s", exc)
-        return self._complete_once(messages, schema_name, schema, max_tokens, "json_object")
+        return await self._complete_once(messages, schema_name, schema, max_tokens, "json_object")
 
-    def _complete_once(
+    async def _complete_once(
         self,
         messages: Sequence[ChatMessage],
         schema_name: str,
@@ -442,7 +325,7 @@ class LLMClient:
             response_format = {"type": "json_object"}
             messages = _with_schema_instruction(messages, schema)
 
-        completion = self._with_retries(
+        completion = await self._with_retries(
             lambda: self._call(lambda: self._create(messages, max_tokens, response_format))
         )
         return self._checked(completion, messages, max_tokens, strategy)
@@ -478,13 +361,13 @@ class LLMClient:
 
     # -- transport --
 
-    def _create(
+    async def _create(
         self,
         messages: Sequence[ChatMessage],
         max_tokens: int,
         response_format: ResponseFormatJSONSchema | ResponseFormatJSONObject,
     ) -> ChatCompletion:
-        reply: object = self._openai.chat.completions.create(
+        reply: object = await self._openai.chat.completions.create(
             model=self.settings.model,
             messages=_wire_messages(messages),
             response_format=response_format,
@@ -498,8 +381,8 @@ class LLMClient:
             )
         return reply
 
-    def _with_retries(self, call: Callable[[], T]) -> T:
-        for attempt in stamina.retry_context(
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        async for attempt in stamina.retry_context(
             on=retry_backoff,
             attempts=self.settings.llm_max_retries + 1,
             timeout=None,
@@ -508,12 +391,12 @@ class LLMClient:
             wait_jitter=_WAIT_JITTER,
         ):
             with attempt:
-                return call()
+                return await call()
         raise AssertionError("unreachable: stamina re-raises the last error")
 
-    def _call(self, call: Callable[[], T]) -> T:
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
-            return call()
+            return await call()
         except openai.APIError as exc:
             raise self._translate(exc) from exc
 
@@ -528,7 +411,7 @@ class LLMClient:
             return LLMTimeout(self.base_url, self.settings.llm_timeout)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__
-            detail = f"{type(cause).__name__}: {cause}" if cause else exc.message
+            detail = f"{type(cause).__name__}: {_os_reason(cause)}" if cause else exc.message
             return LLMConnectionError(self.base_url, detail.rstrip("."))
         if not isinstance(exc, openai.APIStatusError):
             return LLMInvalidOutput(f"The model server's reply could not be read: {exc.message}")
@@ -582,12 +465,12 @@ class LLMClient:
 
 
 class TextStream:
-    """A streamed plain-text reply: iterate for the text pieces, then read ``result``."""
+    """A streamed plain-text reply: ``async for`` the text pieces, then read ``result``."""
 
     def __init__(
         self,
         client: LLMClient,
-        stream: openai.Stream[ChatCompletionChunk],
+        stream: openai.AsyncStream[ChatCompletionChunk],
         messages: Sequence[ChatMessage],
         max_tokens: int,
     ) -> None:
@@ -597,13 +480,13 @@ class TextStream:
         self._max_tokens = max_tokens
         self._result: LLMResult | None = None
 
-    def __iter__(self) -> Iterator[str]:
+    async def __aiter__(self) -> AsyncIterator[str]:
         pieces: list[str] = []
         finish_reason = "stop"
         model = self._client.settings.model
         usage: Usage | None = None
         try:
-            for chunk in self._stream:
+            async for chunk in self._stream:
                 model = chunk.model or model
                 if chunk.usage is not None:
                     usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -618,7 +501,7 @@ class TextStream:
         except openai.APIError as exc:  # the SDK wraps transport errors met mid-stream
             raise self._client._translate(exc) from exc
         finally:
-            self._stream.close()
+            await self._stream.close()
         content = "".join(pieces)
         if usage is None:
             usage = _estimated_usage(self._messages, content)
@@ -637,6 +520,18 @@ class TextStream:
 
 
 # --- Helpers ----------------------------------------------------------------------------------
+
+
+def _os_reason(error: BaseException) -> str:
+    """The operating system's words for a failed connection ("Connection refused"), found
+    under the async transport's "All connection attempts failed"; else the error's own."""
+    seen: BaseException | None = error
+    while seen is not None:
+        number = getattr(seen, "errno", None)
+        if isinstance(seen, OSError) and isinstance(number, int):
+            return f"[Errno {number}] {os.strerror(number)}"
+        seen = seen.__cause__ or seen.__context__
+    return str(error)
 
 
 def _with_data(result: LLMResult, data: dict[str, Any]) -> LLMResult:

@@ -1,0 +1,1 @@
+"""The one wrapper of the openai SDK: ``bot.llm.client.LLMClient``."""

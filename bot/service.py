@@ -1,0 +1,425 @@
+"""The service: every use case of briefbot, once, for every entry point.
+
+The CLI, the chat adapters and the scheduler all call ``BriefingService``; none of them
+gathers, ingests, briefs or saves anything itself. Every request names its channel (the
+terminal is one), so budgets, "what changed since this channel's last briefing" and usage
+work the same everywhere.
+
+One service serves many requests at once in one event loop:
+
+- network I/O is async (feeds, pages, the model);
+- store work and CPU work (normalising, duplicate detection, clustering, briefing,
+  verification) run in worker threads, never on the loop;
+- ingests take turns (``_ingest_lock``): the duplicate and story indices have one writer;
+- concurrent briefings of the same sources share one gather (``_gather_locks``), and a
+  source gathered less than ``max_age`` ago is not gathered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.config import MAX_DURATION, Settings, load_topics, parse_duration, save_topics
+from bot.domain import (
+    Article,
+    Briefing,
+    Channel,
+    PostedMessage,
+    Progress,
+    SourceError,
+    Story,
+    Subscription,
+    Topic,
+    topic_key,
+    utcnow,
+)
+from bot.errors import InvalidRequest
+from bot.pipeline import Ingestor, IngestReport, brief_stories, select_stories
+from bot.sources.gather import GatherResult, discover, gather
+from bot.store import Store
+from bot.summarize.ports import StoryBriefer
+from bot.usage import GroupBy, UsageReport, records_since, summarize_usage
+
+log = logging.getLogger(__name__)
+
+_DISCOVERY = "discovery:"  # the feed-state key of a discovery query's last gather
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What an ingest gathered and stored, and every per-source or per-article error."""
+
+    report: IngestReport
+    errors: list[SourceError]
+
+
+class _DeferredFeedState:
+    """Conditional-GET validators for one gather, read ahead of it (no store read on the
+    event loop) and kept back until the articles they cover are stored: were the ingest to
+    fail, the next run must not get a 304 and skip them."""
+
+    def __init__(self, known: dict[str, tuple[str | None, str | None]]) -> None:
+        self.known = known
+        self.pending: dict[str, tuple[str | None, str | None]] = {}
+
+    def get(self, url: str) -> tuple[str | None, str | None] | None:
+        return self.known.get(url)
+
+    def set(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.pending[url] = (etag, last_modified)
+
+
+class BriefingService:
+    """Briefings, ingests, topics, subscriptions and usage over one store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        briefer: StoryBriefer,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_close: Callable[[], object] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.briefer = briefer
+        self.clock = clock
+        self.ingestor = Ingestor(
+            store.articles,
+            window=timedelta(days=settings.story_window_days),
+            batch_size=settings.ingest_batch_size,
+            clock=clock,
+        )
+        self._ingest_lock = asyncio.Lock()
+        self._gather_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._topics_lock = asyncio.Lock()
+        self._on_close = on_close
+
+    async def aclose(self) -> None:
+        """Close the model client (if any) and the store's connections."""
+        if self._on_close is not None:
+            result = self._on_close()
+            if asyncio.iscoroutine(result):
+                await result
+        await asyncio.to_thread(self.store.close)
+
+    async def __aenter__(self) -> BriefingService:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ briefings
+    async def brief(
+        self,
+        topic: str | Topic,
+        channel: Channel,
+        *,
+        sources: Sequence[str] = (),
+        since: timedelta | None = None,
+        discovery: bool | None = None,
+        max_age: timedelta | None = None,
+        refresh: bool = True,
+        progress: Progress | None = None,
+        errors: Sequence[SourceError] = (),
+    ) -> Briefing:
+        """Brief ``topic`` for ``channel`` and save it with the channel.
+
+        With ``refresh``, the topic's sources (and ``sources``) are gathered and ingested
+        first when they were last gathered more than ``max_age`` ago (default
+        ``BRIEFBOT_GATHER_MAX_AGE``); discovery runs when asked, when the topic asks for it,
+        or when it has no source. ``errors`` from an earlier gather are reported with it.
+        """
+        chosen = topic if isinstance(topic, Topic) else await self.resolve_topic(topic)
+        specs = list(dict.fromkeys([*chosen.sources, *sources]))
+        use_discovery = discovery if discovery is not None else (chosen.discovery or not specs)
+        query = chosen.effective_query if use_discovery and self.settings.discovery else None
+        age = max_age if max_age is not None else parse_duration(self.settings.gather_max_age)
+        problems = list(errors)
+        if refresh:
+            problems += await self.refresh(
+                specs, discovery_query=query, max_age=age, progress=progress
+            )
+        window = since if since is not None else parse_duration(self.settings.since)
+        now = self.clock()
+        selected = await asyncio.to_thread(
+            select_stories,
+            self.store.articles,
+            chosen,
+            window,
+            now=now,
+            limit=self.settings.max_stories,
+        )
+        briefing = await brief_stories(
+            self.briefer,
+            chosen,
+            selected,
+            channel,
+            concurrency=self.settings.brief_concurrency,
+            generated_at=now,
+            errors=problems,
+        )
+        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
+        return briefing
+
+    async def resolve_topic(self, name: str) -> Topic:
+        """The tracked topic called ``name`` (in any spelling), or an untracked one."""
+        key = topic_key(name)
+        if not key:
+            raise InvalidRequest("The topic must not be empty; name one, e.g. ukraine.")
+        return (await self.topics()).get(key) or Topic(key)
+
+    # ------------------------------------------------------------------ gathering
+    async def refresh(
+        self,
+        specs: Sequence[str],
+        *,
+        discovery_query: str | None = None,
+        max_age: timedelta = timedelta(0),
+        progress: Progress | None = None,
+    ) -> list[SourceError]:
+        """Gather and ingest the sources (and discovery results) last gathered longer than
+        ``max_age`` ago; concurrent calls for the same sources share one gather."""
+        keys = [*specs, *([_DISCOVERY + discovery_query] if discovery_query else [])]
+        if not keys:
+            return []
+        lock = self._gather_locks.setdefault(tuple(sorted(keys)), asyncio.Lock())
+        async with lock:
+            if max_age > timedelta(0):
+                gathered_at = await asyncio.to_thread(self.store.feeds.gathered_at, keys)
+                cutoff = self.clock() - max_age
+                if all(key in gathered_at and gathered_at[key] >= cutoff for key in keys):
+                    log.debug("sources gathered within %s: not gathering again", max_age)
+                    return []
+            result = await self.ingest(specs, discovery_query=discovery_query, progress=progress)
+            failed = {error.source for error in result.errors}
+            if not result.report.errors:
+                done = [k for k in keys if k not in failed]
+                await asyncio.to_thread(self.store.feeds.touch, done, self.clock())
+            return result.errors
+
+    async def ingest(
+        self,
+        specs: Sequence[str],
+        *,
+        discovery_query: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Gather the sources (and discovery results for ``discovery_query``) and store them.
+
+        Feed validators are remembered only when every article was stored, so a failed run
+        is fetched in full next time."""
+        known = await asyncio.to_thread(self._validators, specs)
+        state = _DeferredFeedState(known)
+        gathered = await self.gather(
+            specs, discovery_query=discovery_query, progress=progress, feed_state=state
+        )
+        report = await self.ingest_articles(gathered.articles)
+        if not report.errors and state.pending:
+            await asyncio.to_thread(self.store.feeds.set_many, state.pending)
+        return IngestResult(report, [*gathered.errors, *report.errors])
+
+    async def gather(
+        self,
+        specs: Sequence[str],
+        *,
+        discovery_query: str | None = None,
+        progress: Progress | None = None,
+        feed_state: _DeferredFeedState | None = None,
+    ) -> GatherResult:
+        """Fetch the sources (and discovery results for ``discovery_query``), storing nothing."""
+        gathered = GatherResult(articles=[], errors=[])
+        if specs:
+            gathered.extend(
+                await gather(specs, self.settings, feed_state=feed_state, progress=progress)
+            )
+        if discovery_query and self.settings.discovery:
+            gathered.extend(await discover(discovery_query, self.settings, progress=progress))
+        return gathered
+
+    def _validators(self, specs: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for spec in specs:
+            if spec.startswith(("http://", "https://")):
+                state = self.store.feeds.get(spec)
+                if state is not None:
+                    found[spec] = state
+        return found
+
+    async def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
+        """Normalise, deduplicate, store and cluster ``articles`` (one ingest at a time)."""
+        async with self._ingest_lock:
+            return await asyncio.to_thread(self.ingestor.ingest, articles)
+
+    # ------------------------------------------------------------------ stories
+    async def stories(
+        self, topic: str | None = None, since: timedelta | None = None
+    ) -> list[tuple[Story, list[Article]]]:
+        """Stored stories updated within ``since`` (all of them by default), with their
+        articles; only those about ``topic`` when it is given, most relevant first."""
+        window = since or MAX_DURATION
+        now = self.clock()
+        if topic:
+            chosen = await self.resolve_topic(topic)
+            return await asyncio.to_thread(
+                select_stories,
+                self.store.articles,
+                chosen,
+                window,
+                now=now,
+                limit=self.settings.max_stories,
+            )
+
+        def everything() -> list[tuple[Story, list[Article]]]:
+            found = self.store.articles.stories_updated_since(now - window)
+            members = self.store.articles.stories_with_articles([s.id for s in found])
+            return [(story, members[story.id]) for story in found]
+
+        return await asyncio.to_thread(everything)
+
+    # ------------------------------------------------------------------ topics
+    @property
+    def topics_file(self) -> Path:
+        return self.settings.resolved_topics_file
+
+    async def topics(self) -> dict[str, Topic]:
+        """The tracked topics, by name."""
+        return await asyncio.to_thread(load_topics, self.topics_file)
+
+    async def save_topic(
+        self,
+        name: str,
+        *,
+        query: str | None = None,
+        sources: Sequence[str] = (),
+        discovery: bool | None = None,
+    ) -> Topic:
+        """Track a topic, or update a tracked one: a new query replaces the old, sources are
+        added (each once), discovery is switched on when asked."""
+        key = topic_key(name)
+        if not key:
+            raise InvalidRequest("A topic name must not be empty; name one, e.g. ukraine.")
+        async with self._topics_lock:
+            topics = await self.topics()
+            topic = topics.get(key) or Topic(key)
+            if query is not None:
+                topic.query = query
+            topic.sources.extend(s for s in dict.fromkeys(sources) if s not in topic.sources)
+            if discovery is not None:
+                topic.discovery = discovery or topic.discovery
+            topics[key] = topic
+            await asyncio.to_thread(save_topics, self.topics_file, topics)
+            return topic
+
+    async def remove_topic(self, name: str) -> Topic:
+        """Stop tracking a topic (its stored articles and stories are kept)."""
+        key = topic_key(name)
+        async with self._topics_lock:
+            topics = await self.topics()
+            topic = topics.pop(key, None)
+            if topic is None:
+                raise InvalidRequest(f"There is no topic {name!r} in {self.topics_file}.")
+            await asyncio.to_thread(save_topics, self.topics_file, topics)
+            return topic
+
+    async def remove_source(self, name: str, source: str) -> Topic:
+        """Take one source off a tracked topic."""
+        key = topic_key(name)
+        async with self._topics_lock:
+            topics = await self.topics()
+            topic = topics.get(key)
+            if topic is None or source not in topic.sources:
+                raise InvalidRequest(f"Topic {name!r} has no source {source!r}.")
+            topic.sources.remove(source)
+            await asyncio.to_thread(save_topics, self.topics_file, topics)
+            return topic
+
+    # ------------------------------------------------------------------ subscriptions
+    async def subscribe(
+        self, channel: Channel, topic: str, *, schedule: str, timezone: str, created_by: str
+    ) -> Subscription:
+        """Subscribe ``channel`` to ``topic``'s digest (replacing its earlier schedule)."""
+        key = topic_key(topic)
+        if not key:
+            raise InvalidRequest("Name the topic to subscribe to, e.g. ukraine.")
+        if not schedule.strip():
+            raise InvalidRequest("Give a schedule, e.g. daily 08:00.")
+        zone = check_timezone(timezone)
+        subscription = Subscription(
+            channel, key, " ".join(schedule.split()), zone, created_by, self.clock()
+        )
+        return await asyncio.to_thread(self.store.subscriptions.upsert, subscription)
+
+    async def unsubscribe(self, channel: Channel, topic: str) -> bool:
+        """End the channel's subscription to ``topic``; False when it had none."""
+        return await asyncio.to_thread(self.store.subscriptions.remove, channel, topic)
+
+    async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
+        """The channel's subscriptions (every channel's with ``None``)."""
+        if channel is None:
+            return await asyncio.to_thread(self.store.subscriptions.all)
+        return await asyncio.to_thread(self.store.subscriptions.of_channel, channel)
+
+    # ------------------------------------------------------------------ posted messages
+    async def record_post(
+        self,
+        briefing: Briefing,
+        channel: Channel,
+        message_id: str,
+        *,
+        thread_id: str | None = None,
+    ) -> PostedMessage:
+        """Remember that ``briefing`` was posted as ``message_id`` in ``channel``."""
+        message = PostedMessage(
+            channel=channel,
+            message_id=message_id,
+            thread_id=thread_id,
+            briefing_ids=list(briefing.saved_ids),
+            story_ids=[story.story_id for story in briefing.stories],
+            posted_at=self.clock(),
+        )
+        return await asyncio.to_thread(self.store.channels.record_post, message)
+
+    async def posts_in_thread(self, channel: Channel, thread_id: str) -> list[PostedMessage]:
+        """The briefings posted in (or starting) a thread: what a follow-up is about."""
+        return await asyncio.to_thread(self.store.channels.posts_in_thread, channel, thread_id)
+
+    # ------------------------------------------------------------------ usage
+    async def usage(self, since: timedelta, by: GroupBy) -> UsageReport:
+        """Tokens and cost of the briefings saved within ``since``, grouped ``by``, with
+        today's spend against the daily budgets."""
+        now = self.clock()
+        start = now - min(since, MAX_DURATION)
+        records = await asyncio.to_thread(self.store.spend.usage_records, records_since(start, now))
+        return summarize_usage(
+            records,
+            by=by,
+            since=start,
+            now=now,
+            daily_budget=self.settings.daily_token_budget,
+            channel_budget=self.settings.channel_daily_token_budget,
+        )
+
+
+def check_timezone(name: str) -> str:
+    """``name`` as an IANA time zone (``Europe/Kyiv``), or ``InvalidRequest`` naming the fix."""
+    cleaned = name.strip()
+    if cleaned.upper() == "UTC":
+        return "UTC"
+    try:
+        ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = sorted(z for z in available_timezones() if z.lower() == cleaned.lower())
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise InvalidRequest(
+            f"{name!r} is not an IANA time zone; use one like Europe/London or "
+            f"America/New_York.{hint}"
+        ) from None
+    return cleaned

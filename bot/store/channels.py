@@ -1,0 +1,136 @@
+"""Channels and the messages posted to them: one aggregate, one repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from bot.domain import Channel, Platform, PostedMessage
+from bot.store.database import Database
+from bot.store.models import ChannelRow, PostedMessageRow
+
+
+class ChannelRepository:
+    """Where briefings go: Slack and Discord channels and the terminal."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get_or_create(self, channel: Channel) -> Channel:
+        """The stored channel with this platform and external id, created if new.
+
+        A non-empty ``name`` or ``workspace`` that differs from the stored one replaces it.
+        """
+        return self._db.write(
+            f"store the {channel.platform} channel {channel.external_id}",
+            lambda session: to_channel(channel_row(session, channel)),
+        )
+
+    def record_post(self, message: PostedMessage) -> PostedMessage:
+        """Remember a posted briefing (once per channel and message id; a repeat is a no-op
+        that returns the stored record)."""
+
+        def work(session: Session) -> PostedMessage:
+            channel = channel_row(session, message.channel)
+            row = session.scalar(
+                select(PostedMessageRow).where(
+                    PostedMessageRow.channel_id == channel.id,
+                    PostedMessageRow.message_id == message.message_id,
+                )
+            )
+            if row is None:
+                row = PostedMessageRow(
+                    channel=channel,
+                    message_id=message.message_id,
+                    thread_id=message.thread_id,
+                    briefing_ids=list(message.briefing_ids),
+                    story_ids=list(message.story_ids),
+                    posted_at=message.posted_at,
+                )
+                session.add(row)
+                session.flush()
+            return _posted(row)
+
+        return self._db.write(f"record the message {message.message_id}", work)
+
+    def posts_in_thread(self, channel: Channel, thread_id: str) -> list[PostedMessage]:
+        """The briefings posted in (or starting) ``thread_id`` of ``channel``, oldest first."""
+
+        def work(session: Session) -> list[PostedMessage]:
+            channel_id = find_channel_id(session, channel)
+            if channel_id is None:
+                return []
+            rows = session.scalars(
+                select(PostedMessageRow)
+                .where(
+                    PostedMessageRow.channel_id == channel_id,
+                    (PostedMessageRow.thread_id == thread_id)
+                    | (PostedMessageRow.message_id == thread_id),
+                )
+                .order_by(PostedMessageRow.posted_at, PostedMessageRow.id)
+            )
+            return [_posted(row) for row in rows]
+
+        return self._db.read(f"read the briefings of thread {thread_id}", work)
+
+
+# ---------------------------------------------------------------------- shared with others
+
+
+def _where(channel: Channel) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return (
+        ChannelRow.platform == str(channel.platform),
+        ChannelRow.external_id == channel.external_id,
+    )
+
+
+def find_channel_id(session: Session, channel: Channel) -> int | None:
+    """The stored id of ``channel``; ``None`` when it was never stored."""
+    return session.scalar(select(ChannelRow.id).where(*_where(channel)))
+
+
+def channel_row(session: Session, channel: Channel) -> ChannelRow:
+    """The row of ``channel``, created if new; a changed name or workspace is updated."""
+    row = session.scalar(select(ChannelRow).where(*_where(channel)))
+    if row is None:
+        row = ChannelRow(
+            platform=str(channel.platform),
+            external_id=channel.external_id,
+            name=channel.name,
+            workspace=channel.workspace,
+        )
+        session.add(row)
+        session.flush()
+        return row
+    if channel.name and channel.name != row.name:
+        row.name = channel.name
+    if channel.workspace and channel.workspace != row.workspace:
+        row.workspace = channel.workspace
+    return row
+
+
+def to_channel(row: ChannelRow) -> Channel:
+    return Channel(
+        platform=Platform(row.platform),
+        external_id=row.external_id,
+        name=row.name,
+        workspace=row.workspace,
+        id=row.id,
+    )
+
+
+def _posted(row: PostedMessageRow) -> PostedMessage:
+    return PostedMessage(
+        channel=to_channel(row.channel),
+        message_id=row.message_id,
+        thread_id=row.thread_id,
+        briefing_ids=[int(i) for i in row.briefing_ids],
+        story_ids=[str(s) for s in row.story_ids],
+        posted_at=row.posted_at,
+        id=row.id,
+    )
+
+
+__all__: Sequence[str] = ["ChannelRepository", "channel_row", "find_channel_id", "to_channel"]

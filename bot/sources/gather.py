@@ -32,7 +32,7 @@ from typing import Protocol
 import httpx2
 
 from bot.config import Settings
-from bot.domain import Article, SourceError
+from bot.domain import Article, Progress, SourceError
 from bot.errors import SourceFetchError
 from bot.sources.discovery import (
     DISCOVERY_MAX_RESULTS,
@@ -55,8 +55,6 @@ from bot.sources.local import (
 from bot.sources.safety import Origin, origin_of
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]
 
 TITLE_FALLBACK_CHARS = 120
 

@@ -2,9 +2,11 @@
 
     python -m bench.run_all [--quick]
 
-``--quick`` runs small versions (one shuffle, 10k articles, 10 generated stories) to check
-that the benchmarks still run. Clustering quality needs the shared evaluation data (see
-``bench/neus.py``); without it that benchmark is skipped with a note and the others run.
+``--quick`` runs small versions (one shuffle, 10k articles, a 2k-article ingest on SQLite
+only, 10 generated stories) to check that the benchmarks still run. Clustering quality
+needs the shared evaluation data (see ``bench/neus.py``) and the PostgreSQL half of the
+ingest benchmark needs the server binaries; without them those parts are skipped with a
+note and the others run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import platform
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from bench import cluster_quality, llm_tokens, pipeline_speed, verify_quality
+from bench import cluster_quality, ingest_speed, llm_tokens, pipeline_speed, verify_quality
 from bench.neus import BenchDataMissing
 
 
@@ -35,6 +37,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 ["--sizes", "10000"] if quick else ["--sizes", "10000", "50000", "100000"]
             ),
         ),
+        (
+            "Ingest end to end (briefbot ingest, SQLite and PostgreSQL)",
+            lambda: ingest_speed.main(
+                ["--sizes", "2000", "--backends", "sqlite"]
+                if quick
+                else ["--sizes", "10000", "12000", "100000"]
+            ),
+        ),
         ("Citation verification", lambda: verify_quality.main([])),
         (
             "LLM prompt tokens and overhead",
@@ -49,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n## {title}", flush=True)
         try:
             run()
-        except BenchDataMissing as exc:
+        except (BenchDataMissing, ingest_speed.BenchSetupError) as exc:
             print(f"skipped: {exc}")
 
 

@@ -378,3 +378,7 @@ def topics_remove(name: Annotated[str, typer.Argument(help="Topic name.")]) -> N
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -221,8 +221,9 @@ def _ingest(
     new_ids: dict[str, int] = {}
     if fresh:
         values = [_values(article, outlets) for article in fresh.values()]
+        table = cast(Table, ArticleRow.__table__)  # Core, not the ORM's slower bulk path
         result = session.execute(
-            insert(ArticleRow).returning(ArticleRow.id, sort_by_parameter_order=True), values
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), values
         )
         new_ids = {url: int(i) for url, (i,) in zip(fresh, result.all(), strict=True)}
 
@@ -306,7 +307,7 @@ def _write_plan(session: Session, db: Database, saved: list[SavedArticle], plan:
         raise StoreError(f"There is no story {missing[0]} in the store")
     added_at = db.clock()
     session.execute(
-        insert(StoryArticleRow),
+        insert(cast(Table, StoryArticleRow.__table__)),
         [
             {"story_id": story_id, "article_id": article_id, "added_at": added_at}
             for story_id, article_id in plan.members

@@ -4,9 +4,10 @@
 the store's recent window, so the cost of adding an article does not depend on how much the
 store holds. It writes a batch of articles per transaction (``ArticleStore.ingest_batch``):
 the articles go in, its plan decides copies and stories from their stored ids, and all of it
-commits together or not at all. Before each ingest it catches up with what other processes
-stored since (by article id), so a long-running bot and a cron ``briefbot ingest`` agree on
-stories without a restart.
+commits together or not at all. Batches of every process take turns (the store locks), and each
+batch first catches up with what other processes stored since (by article id), so a
+long-running bot and a cron ``briefbot ingest`` agree on stories without a restart, and
+concurrent ingests cluster as a sequential one would.
 
 The ingestor is not thread-safe: one ingest at a time (the service holds a lock around it).
 Its methods are synchronous CPU and store work, meant for a worker thread.
@@ -55,20 +56,28 @@ log = logging.getLogger(__name__)
 CATCH_UP_LOOKBACK = 10_000
 
 
-class ArticleStore(Protocol):
+class StoreReader(Protocol):
+    """Reads of what the store holds: of the store itself, or inside a batch's transaction."""
+
+    def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
+
+    def memberships_after(self, article_id: int) -> list[tuple[int, str | None]]: ...
+
+
+class ArticleStore(StoreReader, Protocol):
     """What the pipeline needs of the store (``bot.store.articles.ArticleRepository``)."""
 
     def ingest_batch(
-        self, articles: Sequence[Article], plan: Callable[[list[SavedArticle]], BatchPlan]
+        self,
+        articles: Sequence[Article],
+        plan: Callable[[list[SavedArticle]], BatchPlan],
+        *,
+        catch_up: Callable[[StoreReader], None] | None = None,
     ) -> list[Article]: ...
-
-    def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
 
     def stories_updated_since(self, since: datetime) -> list[Story]: ...
 
     def stories_with_articles(self, story_ids: Sequence[str]) -> dict[str, list[Article]]: ...
-
-    def memberships_after(self, article_id: int) -> list[tuple[int, str | None]]: ...
 
     def max_article_id(self) -> int: ...
 
@@ -121,15 +130,6 @@ class Ingestor:
         self._indices: _Indices | None = None
 
     # ------------------------------------------------------------------ indices
-    def indices(self) -> _Indices:
-        """The indices, seeded from the store's window on first use (or after a failed
-        write), otherwise brought up to date with what other processes stored."""
-        if self._indices is None:
-            self._indices = self._seed()
-        else:
-            self._catch_up(self._indices)
-        return self._indices
-
     def _seed(self) -> _Indices:
         indices = _Indices(self.window)
         indices.high = self.articles.max_article_id()  # before the reads: nothing slips by
@@ -145,9 +145,11 @@ class Ingestor:
                 indices.duplicates.add(article.id, article.text, article.when)
         return indices
 
-    def _catch_up(self, indices: _Indices) -> None:
+    def _catch_up(self, indices: _Indices, reader: StoreReader) -> None:
+        """Index what other processes stored since the last look (``reader`` reads inside
+        the batch's transaction, where nothing can be committed between the look and ours)."""
         floor = max(indices.high - CATCH_UP_LOOKBACK, 0)
-        pairs = self.articles.memberships_after(floor)
+        pairs = reader.memberships_after(floor)
         if not pairs:
             return
         indices.high = max(indices.high, max(article_id for article_id, _ in pairs))
@@ -161,11 +163,14 @@ class Ingestor:
         }
         if not unknown:
             return
-        found = self.articles.get_articles(sorted(unknown))
+        found = reader.get_articles(sorted(unknown))
         log.info("catching up with %d article(s) another process stored", len(found))
+        since = self.clock() - self.window  # what a seed would hold, and no more
         for article in sorted(found, key=lambda a: (a.when, a.url)):
             assert article.id is not None
             indices.seen.add(article.id)
+            if article.when < since:
+                continue
             if indices.stories.story_of(article.id) is None:
                 indices.stories.seed(unknown[article.id], [article])
             if article.copy_of is None:
@@ -178,8 +183,6 @@ class Ingestor:
         article at a time, so one bad article costs only itself."""
         report = IngestReport()
         ordered = sorted((normalize(a) for a in articles), key=lambda a: (a.when, a.url))
-        if ordered:
-            self.indices()  # seeded, or caught up with other writers, once per ingest
         for start in range(0, len(ordered), self.batch_size):
             batch = ordered[start : start + self.batch_size]
             try:
@@ -202,12 +205,16 @@ class Ingestor:
         return SourceError(article.url, f"could not store article: {exc}")
 
     def _write(self, batch: Sequence[Article]) -> IngestReport:
-        if self._indices is None:
+        if self._indices is None:  # first use, or after a failed write: from the store
             self._indices = self._seed()
         indices = self._indices
         report = IngestReport()
         try:
-            self.articles.ingest_batch(batch, lambda saved: self._plan(indices, saved, report))
+            self.articles.ingest_batch(
+                batch,
+                lambda saved: self._plan(indices, saved, report),
+                catch_up=lambda reader: self._catch_up(indices, reader),
+            )
         except BaseException:
             # The plan may have indexed articles the rollback dropped: reseed next time.
             self._indices = None

@@ -35,6 +35,27 @@ _ARTICLE_TIME = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
 
 Planner = Callable[[list[SavedArticle]], BatchPlan]
 
+# The transaction-scoped lock that makes ingest batches of every process take turns on
+# PostgreSQL (SQLite's BEGIN IMMEDIATE already does): each batch then sees every batch
+# committed before it, so concurrent ingests cluster as a sequential one would.
+_INGEST_LOCK = 0x62726966  # "brif"
+
+
+class BatchReader:
+    """Reads inside an ingest batch's transaction (after its lock is taken)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def memberships_after(self, article_id: int) -> list[tuple[int, str | None]]:
+        return _memberships_after(self._session, article_id)
+
+    def get_articles(self, ids: Sequence[int]) -> list[Article]:
+        return _get_articles(self._session, ids)
+
+
+CatchUp = Callable[[BatchReader], None]
+
 
 def _no_plan(saved: list[SavedArticle]) -> BatchPlan:
     return BatchPlan()
@@ -47,10 +68,15 @@ class ArticleRepository:
         self._db = db
 
     # ------------------------------------------------------------------ writes
-    def ingest_batch(self, articles: Sequence[Article], plan: Planner) -> list[Article]:
+    def ingest_batch(
+        self, articles: Sequence[Article], plan: Planner, *, catch_up: CatchUp | None = None
+    ) -> list[Article]:
         """Store ``articles`` (inserted or merged) and what ``plan`` decides about them, in one
         transaction; returns the articles as stored, copies marked. Any failure, the plan's
-        included, rolls the whole batch back and raises ``StoreError``."""
+        included, rolls the whole batch back (a database error raises ``StoreError``).
+
+        Batches of every process take turns; ``catch_up`` runs first, once the turn is
+        ours, and reads what other processes committed before it."""
         what = (
             f"store the article {articles[0].url}"
             if len(articles) == 1
@@ -59,6 +85,10 @@ class ArticleRepository:
         # Not ``Database.write``: its retry after a conflict would run the plan twice, and
         # the plan updates the caller's indices. The caller retries, one article at a time.
         with self._db.transaction(what) as session:
+            if self._db.dialect == "postgresql":
+                session.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+            if catch_up is not None:
+                catch_up(BatchReader(session))
             return _ingest(session, self._db, articles, plan)
 
     def save_article(self, article: Article) -> Article:
@@ -73,14 +103,7 @@ class ArticleRepository:
     def get_articles(self, ids: Sequence[int]) -> list[Article]:
         """The stored articles with these ids, in the order given (unknown ids are skipped)."""
 
-        def work(session: Session) -> list[Article]:
-            found: dict[int, Article] = {}
-            for chunk in chunks(list(dict.fromkeys(ids))):
-                rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))
-                found.update((row.id, _article(row)) for row in rows)
-            return [found[i] for i in ids if i in found]
-
-        return self._db.read("read articles", work)
+        return self._db.read("read articles", lambda session: _get_articles(session, ids))
 
     def find_by_url(self, url: str) -> Article | None:
         """The article stored under this canonical URL, if any."""
@@ -163,16 +186,7 @@ class ArticleRepository:
         """``(article id, story id or None)`` of every article with an id above
         ``article_id``, by id: how a long-running process learns what others stored."""
         return self._db.read(
-            "read newly stored articles",
-            lambda session: [
-                (int(a), s)
-                for a, s in session.execute(
-                    select(ArticleRow.id, StoryArticleRow.story_id)
-                    .outerjoin(StoryArticleRow, StoryArticleRow.article_id == ArticleRow.id)
-                    .where(ArticleRow.id > article_id)
-                    .order_by(ArticleRow.id)
-                )
-            ],
+            "read newly stored articles", lambda session: _memberships_after(session, article_id)
         )
 
     def max_article_id(self) -> int:
@@ -185,6 +199,26 @@ class ArticleRepository:
 
 
 # ---------------------------------------------------------------------- the batch write
+
+
+def _get_articles(session: Session, ids: Sequence[int]) -> list[Article]:
+    found: dict[int, Article] = {}
+    for chunk in chunks(list(dict.fromkeys(ids))):
+        rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))
+        found.update((row.id, _article(row)) for row in rows)
+    return [found[i] for i in ids if i in found]
+
+
+def _memberships_after(session: Session, article_id: int) -> list[tuple[int, str | None]]:
+    return [
+        (int(a), s)
+        for a, s in session.execute(
+            select(ArticleRow.id, StoryArticleRow.story_id)
+            .outerjoin(StoryArticleRow, StoryArticleRow.article_id == ArticleRow.id)
+            .where(ArticleRow.id > article_id)
+            .order_by(ArticleRow.id)
+        )
+    ]
 
 
 def _ingest(

@@ -29,12 +29,12 @@ from bot.domain import Article
 from bot.text import (
     STOPWORDS,
     fold,
+    names,
     normalize_whitespace,
     numbers,
     split_sentences,
     stem,
     strip_possessive,
-    tokens,
     tokens_and_breaks,
     word_parts,
     words,
@@ -114,11 +114,6 @@ _NEGATION_REACH = 3  # a negation applies to the next content word within this m
 # ... and its scope runs to the end of its clause, at most this many words on.
 _NEGATION_SCOPE = 10
 _CLAUSE_BREAKS = frozenset("but while whereas although though".split())
-_SPEECH_VERBS = frozenset(
-    """said says told tells added adds wrote writes announced announces argued argues warned
-    warns stated states confirmed confirms denied denies urged urges called calls""".split()
-)
-_ENTITY_CONNECTORS = frozenset("of de la del van von der the al bin da di du le y and".split())
 # Leading dateline with a wire credit:
 # "HALVERN (Meridian Wire) — ", "NEW YORK, March 3 (Reuters) - ".
 _DATELINE_CREDIT = re.compile(
@@ -279,68 +274,15 @@ def _missing_numbers(claim: Sequence[_Number], found: Sequence[_Number]) -> int:
 # --------------------------------------------------------------------------- entities
 
 
-def _looks_like_headline(tokens: Sequence[str]) -> bool:
-    """Title Case text ("Dockworkers Strike Halts Port") makes every word look like a name.
-
-    Title Case capitalises (nearly) every word that is not a function word; a sentence that
-    merely names many people and places still has lower-case verbs and nouns ("Orrin unveiled
-    the Orrin Fold in San Lucido"), so at most one such word in ten may be lower case.
-    """
-    long_words = [t for t in tokens if len(t) > 3 and t[0].isalpha() and fold(t) not in STOPWORDS]
-    if len(long_words) < 3:
-        return False
-    lower = sum(1 for t in long_words if not t[0].isupper())
-    return lower <= len(long_words) // 10
-
-
 def _entities(text: str) -> tuple[tuple[str, ...], ...]:
-    """Names in one sentence, each as its canonical tokens (connectors dropped).
-
-    A capitalised first word is a name only when a speech verb follows ("Ortiz said"), since
-    sentences start with capitals anyway.
-    """
-    written = tokens(text)
-    if _looks_like_headline(written):
-        return ()
+    """The ``bot.text.names`` of one sentence, each as its canonical tokens ("CX-40" ->
+    ("cx",), split like ``terms`` splits it)."""
     found: list[tuple[str, ...]] = []
-    i = 0
-    while i < len(written):
-        if not _is_capitalised(written[i]):
-            i += 1
-            continue
-        start = i
-        phrase = [written[i]]
-        i += 1
-        while i < len(written):
-            if _is_capitalised(written[i]):
-                phrase.append(written[i])
-                i += 1
-            elif (
-                fold(written[i]) in _ENTITY_CONNECTORS
-                and i + 1 < len(written)
-                and _is_capitalised(written[i + 1])
-            ):
-                i += 1
-            else:
-                break
-        if start == 0 and len(phrase) == 1:
-            following = fold(written[i]) if i < len(written) else ""
-            if following not in _SPEECH_VERBS:
-                continue
-        canon = tuple(
-            c
-            for w in phrase
-            if fold(w) not in _ENTITY_CONNECTORS
-            for c in (canonical(part) for part in word_parts(fold(w)))
-            if c
-        )  # "CX-40" -> ("cx",), split like ``terms`` splits it
+    for name in names(text):
+        canon = tuple(c for w in name for c in map(canonical, word_parts(w)) if c)
         if canon:
             found.append(canon)
     return tuple(dict.fromkeys(found))
-
-
-def _is_capitalised(token: str) -> bool:
-    return token[0].isupper() and not token[0].isdigit()
 
 
 # --------------------------------------------------------------------------- profiles

@@ -35,6 +35,7 @@ from bot.text import (
     split_sentences,
     stem,
     strip_possessive,
+    tokens,
     tokens_and_breaks,
     word_parts,
     words,
@@ -114,6 +115,11 @@ _NEGATION_REACH = 3  # a negation applies to the next content word within this m
 # ... and its scope runs to the end of its clause, at most this many words on.
 _NEGATION_SCOPE = 10
 _CLAUSE_BREAKS = frozenset("but while whereas although though".split())
+_SPEECH_VERBS = frozenset(
+    """said says told tells added adds wrote writes announced announces argued argues warned
+    warns stated states confirmed confirms denied denies urged urges called calls""".split()
+)
+_ENTITY_CONNECTORS = frozenset("of de la del van von der the al bin da di du le y and".split())
 # Leading dateline with a wire credit:
 # "HALVERN (Meridian Wire) — ", "NEW YORK, March 3 (Reuters) - ".
 _DATELINE_CREDIT = re.compile(
@@ -274,12 +280,43 @@ def _missing_numbers(claim: Sequence[_Number], found: Sequence[_Number]) -> int:
 # --------------------------------------------------------------------------- entities
 
 
+def _looks_like_headline(written: Sequence[str]) -> bool:
+    """Title Case text ("Dockworkers Strike Halts Port") makes every word look like a name.
+
+    Title Case capitalises (nearly) every word that is not a function word; a sentence that
+    merely names many people and places still has lower-case verbs and nouns ("Orrin unveiled
+    the Orrin Fold in San Lucido"), so at most one such word in ten may be lower case.
+    """
+    long_words = [t for t in written if len(t) > 3 and t[0].isalpha() and fold(t) not in STOPWORDS]
+    if len(long_words) < 3:
+        return False
+    lower = sum(1 for t in long_words if not t[0].isupper())
+    return lower <= len(long_words) // 10
+
+
 def _entities(text: str) -> tuple[tuple[str, ...], ...]:
-    """The ``bot.text.names`` of one sentence, each as its canonical tokens ("CX-40" ->
-    ("cx",), split like ``terms`` splits it)."""
+    """The names of one sentence (``bot.text.names``), each as its canonical tokens
+    (connectors dropped; "CX-40" -> ("cx",), split like ``terms`` splits it).
+
+    A capitalised first word is a name only when a speech verb follows ("Ortiz said"), since
+    sentences start with capitals anyway; a headline names nothing.
+    """
+    if _looks_like_headline(tokens(text)):
+        return ()
     found: list[tuple[str, ...]] = []
     for name in names(text):
-        canon = tuple(c for w in name for c in map(canonical, word_parts(w)) if c)
+        written = tokens(name.text)
+        if name.start == 0 and len(written) == 1:
+            following = words(text[name.end : name.end + 40])[:1]
+            if not following or following[0] not in _SPEECH_VERBS:
+                continue
+        canon = tuple(
+            c
+            for w in map(fold, written)
+            if w not in _ENTITY_CONNECTORS
+            for c in map(canonical, word_parts(w))
+            if c
+        )
         if canon:
             found.append(canon)
     return tuple(dict.fromkeys(found))

@@ -53,6 +53,8 @@ def normalize_whitespace(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+# ours: 79-209x faster than pysbd 0.3.4, which splits 94-98% of our sentences the same
+# (NeuS, demo and e2e text; bench.text_libraries).
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences (paragraph breaks always end a sentence)."""
     sentences: list[str] = []
@@ -124,6 +126,8 @@ _SUFFIXES = (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("s", ""), ("l
 _SIBILANTS = ("s", "x", "z", "ch", "sh")
 
 
+# ours: 33x faster than snowballstemmer 3.1.1 (uncached), and NeuS clustering F1 0.831 vs
+# 0.830 with it (pairwise 0.666 vs 0.655); verification the same (bench.text_libraries).
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English suffix stripper: 'strikes', 'striking', 'struck'-free forms of 'strike'
@@ -256,14 +260,13 @@ class Name:
     end: int
 
 
+# One regex scan: 4x faster than walking the sentence's tokens (which made clustering's
+# article terms 40% dearer on bench.pipeline_speed's corpus).
 def names(sentence: str) -> list[Name]:
     """Capitalised names in one sentence, in order: runs of capitalised words, connectors
     between them kept ("Bank of England"). A cheap stand-in for named-entity recognition;
     what to do with a capitalised first word (a name, or just a sentence's start?) is the
     caller's: ``sentence_entities`` and alignment answer it differently.
-
-    # ours: one regex scan, 4x faster than scanning the tokens one by one (clustering's
-    # article terms 40% dearer that way on bench.pipeline_speed's corpus).
     """
     return [
         Name(match.group(0).strip().rstrip("."), match.start(), match.end())

@@ -19,14 +19,27 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
 from bot.domain import Article
-from bot.text import STOPWORDS, fold, normalize_whitespace, split_sentences, stem
+from bot.text import (
+    STOPWORDS,
+    fold,
+    names,
+    normalize_whitespace,
+    numbers,
+    split_sentences,
+    stem,
+    strip_possessive,
+    tokens,
+    tokens_and_breaks,
+    word_parts,
+    words,
+)
 
 # A claim is reported by a text when this share of its weighted content is found there
 # (and no number, name or negation disagrees).
@@ -107,54 +120,6 @@ _SPEECH_VERBS = frozenset(
     warns stated states confirmed confirms denied denies urged urges called calls""".split()
 )
 _ENTITY_CONNECTORS = frozenset("of de la del van von der the al bin da di du le y and".split())
-_NUMBER_WORDS = {
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_SCALES = {
-    "thousand": Decimal(1_000),
-    "million": Decimal(1_000_000),
-    "mn": Decimal(1_000_000),
-    "billion": Decimal(1_000_000_000),
-    "bn": Decimal(1_000_000_000),
-    "trillion": Decimal(1_000_000_000_000),
-}
-_MONEY_SCALES = {"m": Decimal(1_000_000), "k": Decimal(1_000)}
-# A figure, with its scale ("2.5bn", "3 million") and percent sign. A unit glued to it
-# ("180mm", "6am", "7.6in") is skipped; "m" and "k" glued to an amount of money are scales
-# ("€250m", "$40k").
-_NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?!\d)(?:st|nd|rd|th)?"
-    r"(?:\s*(thousand|million|billion|trillion|bn|mn)\b|\s?([mk])\b)?"
-    r"(?:\s*(%|percent\b|per\s+cent\b))?",
-    re.IGNORECASE,
-)
-_CURRENCY = frozenset("$€£¥")
-_WORD_SCALES = {"hundred": Decimal(100), **_SCALES}
-_NUMBER_WORD = re.compile(
-    rf"\b({'|'.join(_NUMBER_WORDS)})\b(?:\s+({'|'.join(_WORD_SCALES)})\b)?", re.IGNORECASE
-)
-_TOKEN = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*")
-_TOKEN_OR_BREAK = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*|[,;:()!?\"“”—–]")
-_POSSESSIVE = re.compile(r"[’']s$")
-
 # Leading dateline with a wire credit:
 # "HALVERN (Meridian Wire) — ", "NEW YORK, March 3 (Reuters) - ".
 _DATELINE_CREDIT = re.compile(
@@ -211,7 +176,7 @@ def canonical(word: str) -> str | None:
     Possessives are dropped, the word is stemmed, mapped through the synonym table and cut to
     seven letters, so "Halvern's" ~ "Halvern", "vessels" ~ "ships", "automated" ~ "automation".
     """
-    word = _POSSESSIVE.sub("", word)
+    word = strip_possessive(word)
     if len(word) < 2 or word in STOPWORDS or word in _EXTRA_STOPWORDS or word.isdigit():
         return None
     if word[0].isdigit():
@@ -236,7 +201,7 @@ def _scan(text: str) -> tuple[list[str], frozenset[str], frozenset[str]]:
     negated: set[str] = set()
     scoped: set[str] = set()
     reach = scope = 0
-    for token in _TOKEN_OR_BREAK.findall(folded):
+    for token in tokens_and_breaks(folded):
         if not token[0].isalnum() or token in _CLAUSE_BREAKS:
             scope = 0
             if not token[0].isalnum():
@@ -245,7 +210,7 @@ def _scan(text: str) -> tuple[list[str], frozenset[str], frozenset[str]]:
             reach, scope = _NEGATION_REACH, _NEGATION_SCOPE
             continue
         hit = False
-        for part in _word_parts(token):
+        for part in word_parts(token):
             term = canonical(part)
             if term is not None:
                 found.append(term)
@@ -257,12 +222,6 @@ def _scan(text: str) -> tuple[list[str], frozenset[str], frozenset[str]]:
         reach = 0 if hit else max(reach - 1, 0)
         scope = max(scope - 1, 0)
     return found, frozenset(negated), frozenset(negated | scoped)
-
-
-def _word_parts(token: str) -> Iterable[str]:
-    if "-" not in token:
-        return (token,)
-    return [p for p in token.split("-") if p]
 
 
 # --------------------------------------------------------------------------- numbers
@@ -290,38 +249,18 @@ class _Number:
 
 
 def _hedged(text: str, start: int) -> bool:
-    before = _TOKEN.findall(fold(text[max(0, start - 20) : start]))
+    before = words(text[max(0, start - 20) : start])
     if not before:
         return False
     return before[-1] in _HEDGES or tuple(before[-2:]) in _HEDGE_PAIRS
 
 
 def _numbers(text: str) -> tuple[_Number, ...]:
-    found: list[_Number] = []
-    for match in _NUMBER.finditer(text):
-        whole, fraction, scale, money_scale, percent = match.groups()
-        try:
-            value = Decimal(whole.replace(",", "") + (fraction or ""))
-        except InvalidOperation:
-            continue
-        if scale:
-            value *= _SCALES[scale.lower()]
-        alt = None
-        if money_scale:
-            scaled = value * _MONEY_SCALES[money_scale.lower()]
-            if text[max(0, match.start() - 1) : match.start()] in _CURRENCY:
-                value = scaled
-            else:
-                alt = scaled.normalize()
-        hedged = _hedged(text, match.start())
-        found.append(_Number(value.normalize(), bool(percent), hedged, alt))
-    for match in _NUMBER_WORD.finditer(text):
-        value = Decimal(_NUMBER_WORDS[match.group(1).lower()])
-        if match.group(2):
-            value *= _WORD_SCALES[match.group(2).lower()]
-        found.append(_Number(value, False, _hedged(text, match.start())))
+    """The text's figures (``bot.text.numbers``), each once, hedged ones ("about 300") marked
+    approximate unless the same figure also appears unhedged."""
     unique: dict[tuple[Decimal, bool], _Number] = {}
-    for number in found:
+    for found in numbers(text):
+        number = _Number(found.value, found.percent, _hedged(text, found.start), found.alt)
         key = (number.value, number.percent)
         if key not in unique or (unique[key].approx and not number.approx):
             unique[key] = number
@@ -341,14 +280,14 @@ def _missing_numbers(claim: Sequence[_Number], found: Sequence[_Number]) -> int:
 # --------------------------------------------------------------------------- entities
 
 
-def _looks_like_headline(tokens: Sequence[str]) -> bool:
+def _looks_like_headline(written: Sequence[str]) -> bool:
     """Title Case text ("Dockworkers Strike Halts Port") makes every word look like a name.
 
     Title Case capitalises (nearly) every word that is not a function word; a sentence that
     merely names many people and places still has lower-case verbs and nouns ("Orrin unveiled
     the Orrin Fold in San Lucido"), so at most one such word in ten may be lower case.
     """
-    long_words = [t for t in tokens if len(t) > 3 and t[0].isalpha() and fold(t) not in STOPWORDS]
+    long_words = [t for t in written if len(t) > 3 and t[0].isalpha() and fold(t) not in STOPWORDS]
     if len(long_words) < 3:
         return False
     lower = sum(1 for t in long_words if not t[0].isupper())
@@ -356,53 +295,31 @@ def _looks_like_headline(tokens: Sequence[str]) -> bool:
 
 
 def _entities(text: str) -> tuple[tuple[str, ...], ...]:
-    """Names in one sentence, each as its canonical tokens (connectors dropped).
+    """The names of one sentence (``bot.text.names``), each as its canonical tokens
+    (connectors dropped; "CX-40" -> ("cx",), split like ``terms`` splits it).
 
     A capitalised first word is a name only when a speech verb follows ("Ortiz said"), since
-    sentences start with capitals anyway.
+    sentences start with capitals anyway; a headline names nothing.
     """
-    tokens = [m.group(0) for m in _TOKEN.finditer(text)]
-    if _looks_like_headline(tokens):
+    if _looks_like_headline(tokens(text)):
         return ()
     found: list[tuple[str, ...]] = []
-    i = 0
-    while i < len(tokens):
-        if not _is_capitalised(tokens[i]):
-            i += 1
-            continue
-        start = i
-        phrase = [tokens[i]]
-        i += 1
-        while i < len(tokens):
-            if _is_capitalised(tokens[i]):
-                phrase.append(tokens[i])
-                i += 1
-            elif (
-                fold(tokens[i]) in _ENTITY_CONNECTORS
-                and i + 1 < len(tokens)
-                and _is_capitalised(tokens[i + 1])
-            ):
-                i += 1
-            else:
-                break
-        if start == 0 and len(phrase) == 1:
-            following = fold(tokens[i]) if i < len(tokens) else ""
-            if following not in _SPEECH_VERBS:
+    for name in names(text):
+        written = tokens(name.text)
+        if name.start == 0 and len(written) == 1:
+            following = words(text[name.end : name.end + 40])[:1]
+            if not following or following[0] not in _SPEECH_VERBS:
                 continue
         canon = tuple(
             c
-            for w in phrase
-            if fold(w) not in _ENTITY_CONNECTORS
-            for c in (canonical(part) for part in _word_parts(fold(w)))
+            for w in map(fold, written)
+            if w not in _ENTITY_CONNECTORS
+            for c in map(canonical, word_parts(w))
             if c
-        )  # "CX-40" -> ("cx",), split like ``terms`` splits it
+        )
         if canon:
             found.append(canon)
     return tuple(dict.fromkeys(found))
-
-
-def _is_capitalised(token: str) -> bool:
-    return token[0].isupper() and not token[0].isdigit()
 
 
 # --------------------------------------------------------------------------- profiles

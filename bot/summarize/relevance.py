@@ -22,16 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import Article
-from bot.text import STOPWORDS, fold, split_sentences, stem, words
+from bot.text import STOPWORDS, fold, split_sentences, stem, strip_possessive, words
 
-_POSSESSIVE = re.compile(r"[’']s$")
 _TITLE, _LEAD, _BODY = 1.0, 0.75, 0.4
 
 
 def _forms(word: str, *, keep_stopwords: bool = False) -> list[str]:
     """Stemmed forms of one folded word: itself, and for hyphenated words the parts and the
     joined whole ("dock-workers" -> dock, worker, dockworker)."""
-    word = _POSSESSIVE.sub("", word)
+    word = strip_possessive(word)
     if "-" in word or "." in word:
         parts = [p for p in re.split(r"[-.]", word) if p]
         joined = "".join(parts)
@@ -50,7 +49,7 @@ def _query_terms(text: str) -> frozenset[str]:
     for word in words(text.replace('"', " ")):
         if word == "and":
             continue
-        word = _POSSESSIVE.sub("", word)
+        word = strip_possessive(word)
         if "-" in word or "." in word:
             found.add(stem("".join(p for p in re.split(r"[-.]", word) if p)))
         elif word not in STOPWORDS and len(word) > 1:

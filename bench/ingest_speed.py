@@ -17,8 +17,10 @@ and each run gets a new database through ``DATABASE_URL=postgresql+psycopg://...
 
 Reported per size and backend: articles per second over the whole command (wall time),
 microseconds per article, and the per-article cost against the first size of the run
-(``--sizes 10000 12000 100000`` by default, so the last row is 100k against 10k).
-Generating and writing the corpus is not timed.
+(``--sizes 10000 12000 100000`` by default, so the last row is 100k against 10k), and the
+CPU time (user + system) of the ``briefbot`` process, which a busy machine inflates less
+than the wall time (the PostgreSQL server's own CPU time is not in it). Generating and
+writing the corpus is not timed.
 
     OMP_NUM_THREADS=1 python -m bench.ingest_speed [--sizes 10000 12000 100000]
         [--backends sqlite postgresql] [--seed 0] [--json]
@@ -31,6 +33,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -192,6 +195,7 @@ class RunResult:
     backend: str
     articles: int
     seconds: float
+    cpu_seconds: float  # user + system time of the briefbot process
     copies: int
     stories: int
 
@@ -233,6 +237,7 @@ def ingest_once(
         assert server is not None
         database_url = server.new_database(f"bench_{size}_{data_dir.name[-8:].lower()}")
     command = [str(briefbot_executable()), "ingest", "--source", str(corpus)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         command,
@@ -243,6 +248,8 @@ def ingest_once(
         check=False,
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     found = _REPORT.search(done.stdout)
     if done.returncode != 0 or found is None:
         raise RuntimeError(
@@ -253,7 +260,7 @@ def ingest_once(
     if new != size or updated:
         raise RuntimeError(f"expected {size} new articles, briefbot said: {found.group(0)}")
     shutil.rmtree(data_dir, ignore_errors=True)
-    return RunResult(backend, size, seconds, copies, stories)
+    return RunResult(backend, size, seconds, cpu, copies, stories)
 
 
 def runs(sizes: Sequence[int], backends: Sequence[str], seed: int) -> Iterator[RunResult]:
@@ -285,6 +292,7 @@ def _row(result: RunResult, base: RunResult) -> dict[str, object]:
         "backend": result.backend,
         "articles": result.articles,
         "seconds": round(result.seconds, 1),
+        "cpu_seconds": round(result.cpu_seconds, 1),
         "articles_per_s": round(result.per_second, 1),
         "mean_us": round(result.mean_us),
         "cost_vs_first": round(result.mean_us / base.mean_us, 2),
@@ -300,7 +308,8 @@ def _print_row(result: RunResult, base: RunResult, *, as_json: bool) -> None:
         return
     growth = f"×{row['cost_vs_first']} per article vs {base.articles}"
     print(
-        f"{row['backend']:>10} {row['articles']:>7} articles: {row['seconds']:>7} s, "
+        f"{row['backend']:>10} {row['articles']:>7} articles: {row['seconds']:>7} s "
+        f"({row['cpu_seconds']} s CPU), "
         f"{row['articles_per_s']:>7} art/s, {row['mean_us']:>6} µs/article ({growth}), "
         f"{row['copies_found']} copies, {row['stories']} stories",
         flush=True,

@@ -26,7 +26,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain import (
@@ -43,6 +43,7 @@ from bot.domain import (
     utcnow,
 )
 from bot.errors import ConfigError, StoreError
+from bot.stories.canonical import canonical_url
 from bot.stories.cluster import StoryIndex
 from bot.stories.dedupe import DuplicateIndex
 from bot.stories.normalize import normalize
@@ -182,9 +183,11 @@ class Ingestor:
         ``batch_size`` per transaction. A batch that cannot be written is tried again one
         article at a time, so one bad article costs only itself."""
         report = IngestReport()
-        ordered = sorted((normalize(a) for a in articles), key=lambda a: (a.when, a.url))
+        # Sorted as normalised, normalised a batch at a time: the text analysis a batch's
+        # hashing computes is still cached when its duplicates are looked up.
+        ordered = sorted(articles, key=normalized_order)
         for start in range(0, len(ordered), self.batch_size):
-            batch = ordered[start : start + self.batch_size]
+            batch = [normalize(a) for a in ordered[start : start + self.batch_size]]
             try:
                 report.extend(self._write(batch))
                 continue
@@ -265,6 +268,15 @@ class Ingestor:
             plan.members.append((assignment.story_id, article.id))
             report.touched_stories.add(assignment.story_id)
         return plan
+
+
+def normalized_order(article: Article) -> tuple[datetime, str]:
+    """Where ``normalize(article)`` goes in an ingest: by time (a zone-less time is UTC),
+    then canonical URL."""
+    when = article.published_at or article.fetched_at
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when, canonical_url(article.original_url or article.url)
 
 
 # ---------------------------------------------------------------------- brief

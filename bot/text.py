@@ -310,7 +310,9 @@ class Analysis:
         return [w for found in self.sentence_words for w in found]
 
 
-@lru_cache(maxsize=32)
+# Holds a whole ingest batch (BRIEFBOT_INGEST_BATCH_SIZE, 500 by default): the batch is
+# hashed before its duplicates are looked up, and each text is then analysed once.
+@lru_cache(maxsize=1024)
 def analyze(text: str) -> Analysis:
     """The text's sentences and words, computed once for the several layers that need them
     (hashing, duplicate detection, clustering handle the same article one after another)."""

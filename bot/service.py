@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.config import MAX_DURATION, Settings, load_topics, parse_duration, save_topics
@@ -98,7 +99,10 @@ class BriefingService:
             clock=clock,
         )
         self._ingest_lock = asyncio.Lock()
-        self._gather_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        # One lock per set of sources while someone gathers them (dropped when unused).
+        self._gather_locks: WeakValueDictionary[tuple[str, ...], asyncio.Lock] = (
+            WeakValueDictionary()
+        )
         self._topics_lock = asyncio.Lock()
         self._on_close = on_close
 
@@ -149,14 +153,7 @@ class BriefingService:
             )
         window = since if since is not None else parse_duration(self.settings.since)
         now = self.clock()
-        selected = await asyncio.to_thread(
-            select_stories,
-            self.store.articles,
-            chosen,
-            window,
-            now=now,
-            limit=self.settings.max_stories,
-        )
+        selected = await self._select(chosen, window, now)
         briefing = await brief_stories(
             self.briefer,
             chosen,
@@ -168,6 +165,20 @@ class BriefingService:
         )
         briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
         return briefing
+
+    async def _select(
+        self, topic: Topic, window: timedelta, now: datetime
+    ) -> list[tuple[Story, list[Article]]]:
+        """The topic's stories in the window, most relevant and recent first (at most
+        ``BRIEFBOT_MAX_STORIES``)."""
+        return await asyncio.to_thread(
+            select_stories,
+            self.store.articles,
+            topic,
+            window,
+            now=now,
+            limit=self.settings.max_stories,
+        )
 
     async def resolve_topic(self, name: str) -> Topic:
         """The tracked topic called ``name`` (in any spelling), or an untracked one."""
@@ -190,7 +201,10 @@ class BriefingService:
         keys = [*specs, *([_DISCOVERY + discovery_query] if discovery_query else [])]
         if not keys:
             return []
-        lock = self._gather_locks.setdefault(tuple(sorted(keys)), asyncio.Lock())
+        key = tuple(sorted(keys))
+        lock = self._gather_locks.get(key)
+        if lock is None:
+            lock = self._gather_locks[key] = asyncio.Lock()
         async with lock:
             if max_age > timedelta(0):
                 gathered_at = await asyncio.to_thread(self.store.feeds.gathered_at, keys)
@@ -267,15 +281,7 @@ class BriefingService:
         window = since or MAX_DURATION
         now = self.clock()
         if topic:
-            chosen = await self.resolve_topic(topic)
-            return await asyncio.to_thread(
-                select_stories,
-                self.store.articles,
-                chosen,
-                window,
-                now=now,
-                limit=self.settings.max_stories,
-            )
+            return await self._select(await self.resolve_topic(topic), window, now)
 
         def everything() -> list[tuple[Story, list[Article]]]:
             found = self.store.articles.stories_updated_since(now - window)

@@ -115,10 +115,6 @@ def _since(value: str | None, settings: Settings) -> timedelta:
         raise UsageError(f"--since: {exc}") from None
 
 
-def _service(settings: Settings, **kwargs: Any) -> BriefingService:
-    return build_service(settings, **kwargs)
-
-
 @app.command()
 def brief(
     topic: Annotated[str, typer.Argument(help="Topic to brief, e.g. ukraine.")],
@@ -142,7 +138,7 @@ def brief(
         window = _since(since, settings)
         if not topic_key(topic):
             raise UsageError("TOPIC must not be empty; e.g. briefbot brief ukraine")
-        async with _service(settings, force_llm=llm) as service:
+        async with build_service(settings, force_llm=llm) as service:
             with console.fetch_progress(output != "json") as update:
                 briefing = await service.brief(
                     topic,
@@ -168,7 +164,7 @@ def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
         output = _format(fmt)
         workdir = Path(tempfile.mkdtemp(prefix="briefbot-demo-"))
         try:
-            service = _service(
+            service = build_service(
                 settings, database_url=f"sqlite:///{workdir / 'demo.sqlite3'}", force_llm=llm
             )
             async with service:
@@ -210,7 +206,7 @@ def ingest(
 
     async def run() -> None:
         settings = _settings()
-        async with _service(settings, force_llm=False) as service:
+        async with build_service(settings, force_llm=False) as service:
             topics = await service.topics()
             if topic is not None:
                 key = topic_key(topic)
@@ -253,7 +249,7 @@ def stories(
         settings = _settings()
         output = _format(fmt, ("text", "json"))
         window = _since(since, settings) if since else None
-        async with _service(settings, force_llm=False) as service:
+        async with build_service(settings, force_llm=False) as service:
             selected = await service.stories(topic, window)
         rows: list[dict[str, Any]] = [
             {
@@ -302,7 +298,7 @@ def usage(
         output = _format(fmt, ("text", "json"))
         group = _choice("--by", by, GROUPINGS)
         window = _since(since, settings)
-        async with _service(settings, force_llm=False) as service:
+        async with build_service(settings, force_llm=False) as service:
             report = await service.usage(window, group)
         if output == "json":
             from bot.render.usage import to_json_dict
@@ -316,7 +312,7 @@ def usage(
 
 def _topics_service() -> BriefingService:
     """A service for editing topics: no model, and the store only opened, never written."""
-    return _service(_settings(), force_llm=False)
+    return build_service(_settings(), force_llm=False)
 
 
 @topics_app.command("list")

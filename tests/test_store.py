@@ -380,36 +380,6 @@ def test_a_plan_that_fails_stores_none_of_the_batch(store: Store) -> None:
     assert names == ["Harbour Post"]  # the new outlet was rolled back too
 
 
-def test_the_window_uses_published_else_fetched_time_with_stories(store: Store) -> None:
-    old = stored(
-        store, make_article("https://quay.example/old", published_at=T0 - timedelta(days=9))
-    )
-    undated = stored(
-        store,
-        make_article(
-            "https://quay.example/undated", published_at=None, fetched_at=T0 + timedelta(hours=2)
-        ),
-    )
-    dated = place(store, make_article("https://quay.example/dated", published_at=T0))
-    # Fetched recently but published long ago: not recent.
-    stored(
-        store,
-        make_article(
-            "https://quay.example/archive",
-            published_at=T0 - timedelta(days=30),
-            fetched_at=T0 + timedelta(hours=3),
-        ),
-    )
-
-    recent = store.articles.window(T0 - timedelta(days=1))
-
-    assert [(a.id, story_id) for a, story_id in recent] == [
-        (dated, "s-0123456789ab"),
-        (undated, None),
-    ]
-    assert old not in [a.id for a, _ in recent]
-
-
 # ---------------------------------------------------------------------- stories
 def test_story_round_trips_with_articles_in_time_order(store: Store) -> None:
     later_article = make_article("https://quay.example/later", published_at=T0 + timedelta(2))
@@ -433,8 +403,8 @@ def test_story_round_trips_with_articles_in_time_order(store: Store) -> None:
         updated_at=T0 + timedelta(days=2),
         article_ids=[earlier, later],
     )
-    assert [a.id for a in store.articles.story_articles("s-0123456789ab")] == [earlier, later]
-    assert store.articles.story_of_article(later) == "s-0123456789ab"
+    members = store.articles.stories_with_articles(["s-0123456789ab"])["s-0123456789ab"]
+    assert [a.id for a in members] == [earlier, later]
     assert store.articles.get_story("s-ffffffffffff") is None
 
 
@@ -484,10 +454,9 @@ def test_an_article_belongs_to_one_story_only(store: Store) -> None:
     with pytest.raises(StoreError, match="Could not store the article"):
         place(store, make_article(), "s-bbbbbbbbbbbb")
 
-    assert store.articles.story_of_article(article) == "s-aaaaaaaaaaaa"
+    assert article in (store.articles.get_story("s-aaaaaaaaaaaa") or make_story()).article_ids
     assert store.articles.get_story("s-bbbbbbbbbbbb") is None  # rolled back with the batch
-    assert store.articles.story_articles("s-bbbbbbbbbbbb") == []
-    assert store.articles.story_of_article(999_999) is None
+    assert store.articles.stories_with_articles(["s-bbbbbbbbbbbb"]) == {"s-bbbbbbbbbbbb": []}
     story = store.articles.get_story("s-aaaaaaaaaaaa")
     assert story is not None
     assert story.article_ids == [article]
@@ -1106,7 +1075,7 @@ def test_concurrent_writers_of_the_same_articles_store_each_once(database_url: s
         assert errors == []
         assert all(article is not None for article in saved)
         assert {a.fetched_at for a in saved if a is not None} == {T0 + timedelta(hours=3)}
-        assert len(store.articles.window(T0 - timedelta(days=1))) == len(urls)
+        assert len(store.articles.get_articles(range(1, 1_000))) == len(urls)
 
 
 # ---------------------------------------------------------------------- opening (SQLite only)

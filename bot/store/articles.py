@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Article, BatchPlan, SavedArticle, Story
@@ -114,15 +114,6 @@ class ArticleRepository:
 
         return self._db.read(f"look up the article {url}", work)
 
-    def story_of_article(self, article_id: int) -> str | None:
-        """The id of the story the article belongs to, if any."""
-        return self._db.read(
-            f"read the story of article {article_id}",
-            lambda session: session.scalar(
-                select(StoryArticleRow.story_id).where(StoryArticleRow.article_id == article_id)
-            ),
-        )
-
     def get_story(self, story_id: str) -> Story | None:
         """The story with its ``article_ids`` (ordered by article time), or ``None``."""
 
@@ -145,10 +136,6 @@ class ArticleRepository:
 
         return self._db.read("read recent stories", work)
 
-    def story_articles(self, story_id: str) -> list[Article]:
-        """The articles of a story, oldest first (by published, else fetched time)."""
-        return self.stories_with_articles([story_id]).get(story_id, [])
-
     def stories_with_articles(self, story_ids: Sequence[str]) -> dict[str, list[Article]]:
         """The articles of each story, oldest first, in one read."""
 
@@ -166,21 +153,6 @@ class ArticleRepository:
             return found
 
         return self._db.read("read the articles of stories", work)
-
-    def window(self, since: datetime) -> list[tuple[Article, str | None]]:
-        """Every article whose time is at or after ``since`` with its story, oldest first:
-        what the duplicate and story indices are seeded with."""
-
-        def work(session: Session) -> list[tuple[Article, str | None]]:
-            rows = session.execute(
-                select(ArticleRow, StoryArticleRow.story_id)
-                .outerjoin(StoryArticleRow, StoryArticleRow.article_id == ArticleRow.id)
-                .where(_article_since(since))
-                .order_by(_ARTICLE_TIME, ArticleRow.id)
-            )
-            return [(_article(row), story_id) for row, story_id in rows]
-
-        return self._db.read("read the story window", work)
 
     def memberships_after(self, article_id: int) -> list[tuple[int, str | None]]:
         """``(article id, story id or None)`` of every article with an id above
@@ -475,14 +447,6 @@ def _article(row: ArticleRow) -> Article:
         content_hash=row.content_hash,
         copy_of=row.copy_of_id,
         id=row.id,
-    )
-
-
-def _article_since(since: datetime) -> ColumnElement[bool]:
-    """``Article.when >= since`` written so indexes on both columns can be used."""
-    return or_(
-        ArticleRow.published_at >= since,
-        and_(ArticleRow.published_at.is_(None), ArticleRow.fetched_at >= since),
     )
 
 

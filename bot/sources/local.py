@@ -15,6 +15,7 @@ A spec that is not an http(s) URL names a local path (``file://`` URLs too):
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +26,13 @@ from urllib.request import url2pathname
 from bot.domain import Article, SourceError
 from bot.errors import SourceFetchError, SourceFormatError, SourceTooLargeError
 from bot.sources.labels import host_outlet, primary_language
+from bot.sources.records import article_problem, shorten, text_problem
 
 FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = FEED_SUFFIXES | JSONL_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 
 def is_url_spec(spec: str) -> bool:
@@ -111,19 +115,28 @@ def _published(value: Any) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"'published_at' is not an ISO-8601 date-time: {value!r}") from None
+        raise ValueError(
+            f"'published_at' is not an ISO-8601 date-time: {shorten(value)!r}"
+        ) from None
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"'published_at' is out of range when converted to UTC: {shorten(value)!r}"
+        ) from None
 
 
 def _article(record: Any, source: str) -> Article:
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     url = _required(record, "url")
+    if problem := text_problem("url", url):
+        raise ValueError(problem)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'url' must be an absolute http(s) URL, got {url!r}")
+        raise ValueError(f"'url' must be an absolute http(s) URL, got {shorten(url)!r}")
     title = _required(record, "title")
     text = _required(record, "text")
     outlet = _optional(record, "outlet") or host_outlet(url)
@@ -146,11 +159,30 @@ class LocalResult:
     errors: list[SourceError] = field(default_factory=list)
 
 
-def read_jsonl(path: Path, *, source: str, where: str) -> LocalResult:
+def _line_article(raw: bytes, source: str, max_text_bytes: int) -> Article:
+    """The article of one JSON Lines line; raises ``ValueError`` with the problem."""
+    try:
+        line = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    article = _article(record, source)
+    if problem := article_problem(article, max_text_bytes=max_text_bytes):
+        raise ValueError(problem)
+    return article
+
+
+def read_jsonl(path: Path, *, source: str, where: str, max_body_bytes: int) -> LocalResult:
     """Articles of a JSON Lines file; each bad line becomes an error naming its number.
 
     ``source`` is the spec the articles are credited to; ``where`` names the
-    file in errors.
+    file in errors. Every article passes ``bot.sources.records.article_problem``
+    (its text at most ``max_body_bytes``, the body cap).
     """
     result = LocalResult()
     seen: set[str] = set()
@@ -166,14 +198,12 @@ def read_jsonl(path: Path, *, source: str, where: str) -> LocalResult:
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8").strip()
-                article = _article(json.loads(line), source)
-            except UnicodeDecodeError as exc:
-                problem = f"not UTF-8 ({exc.reason} at byte {exc.start})"
-            except json.JSONDecodeError as exc:
-                problem = f"invalid JSON ({exc.msg} at column {exc.colno})"
+                article = _line_article(raw, source, max_body_bytes)
             except ValueError as exc:
                 problem = str(exc)
+            except Exception as exc:  # one record must not sink its file, whatever it holds
+                log.exception("unexpected error reading line %d of %s", number, where)
+                problem = f"unexpected error ({type(exc).__name__}: {exc})"
             else:
                 if article.url in seen:
                     duplicates += 1

@@ -199,6 +199,9 @@ class _Run:
                 result.extend(await self.complete(parsed, source=spec, where=where, origin=None))
             except SourceFetchError as exc:
                 result.extend(self._failed(where, str(exc)))
+            except Exception as exc:  # one file of a directory must not lose the others
+                log.exception("unexpected error while reading %s", where)
+                result.extend(self._failed(where, f"unexpected error: {type(exc).__name__}: {exc}"))
         return result
 
     # ------------------------------------------------------------ items -> articles

@@ -10,16 +10,26 @@ A spec that is not an http(s) URL names a local path (``file://`` URLs too):
   may ``published_at`` (unknown). A bad line is reported with its number and
   skipped; the other lines are kept;
 - a directory: every such file directly in it, in name order.
+
+Local files are read like HTTP bodies: only regular files (a named pipe, a
+device such as ``/dev/zero`` or a socket is refused, also behind a symlink,
+and opened only after the check, non-blocking, so a FIFO cannot hang the
+gather); a feed file or a JSON Lines line may hold at most the body cap
+(``BRIEFBOT_MAX_BODY_BYTES``), and a JSON Lines file at most
+``JSONL_FILE_BODIES`` times that (the lines before the cap are kept).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -31,6 +41,24 @@ from bot.sources.records import article_problem, shorten, text_problem
 FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = FEED_SUFFIXES | JSONL_SUFFIXES
+
+JSONL_FILE_BODIES = 200
+"""A JSON Lines file may hold this many body caps (1 GB at the default cap of 5 MB)."""
+
+_SKIP_CHUNK = 1 << 16
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # opening a FIFO with no writer would block forever
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +88,8 @@ def local_files(spec: str) -> list[Path]:
     """The files a local spec stands for; raises ``SourceFetchError`` when there are none."""
     path = spec_path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        # not only regular files: a FIFO or a link to a device is reported when it is read
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and not p.is_dir())
         if not files:
             raise SourceFetchError(
                 spec,
@@ -79,13 +108,46 @@ def local_files(spec: str) -> list[Path]:
     return [path]
 
 
-def read_capped(path: Path, limit: int, *, where: str) -> bytes:
-    """The bytes of a local feed file, refusing files over the body size cap."""
+def _not_regular(path: Path, mode: int) -> str:
+    kind = next((name for test, name in _KINDS if test(mode)), "of an unknown kind")
+    target = os.path.realpath(path)
+    shown = f"{path} (a link to {target})" if target != os.path.abspath(path) else str(path)
+    return f"{shown} is {kind}, not a regular file; a local source must be a regular file"
+
+
+def open_regular(path: Path, *, where: str) -> BinaryIO:
+    """``path`` opened for reading, refusing anything but a regular file (symlinks followed).
+
+    The kind is checked before opening (opening some devices has effects) and again on the
+    open descriptor (the path may have changed in between); the open never blocks.
+    """
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        before = os.stat(path)
     except OSError as exc:
         raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(before.st_mode):
+        raise SourceFetchError(where, _not_regular(path, before.st_mode))
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise SourceFetchError(where, _not_regular(path, mode))
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_capped(path: Path, limit: int, *, where: str) -> bytes:
+    """The bytes of a local feed file, refusing files over the body size cap."""
+    with open_regular(path, where=where) as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise SourceTooLargeError(where, limit)
     return data
@@ -187,30 +249,56 @@ def read_jsonl(path: Path, *, source: str, where: str, max_body_bytes: int) -> L
     result = LocalResult()
     seen: set[str] = set()
     duplicates = 0
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise SourceFetchError(where, f"could not read {path}: {exc.strerror or exc}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
+    file_limit = JSONL_FILE_BODIES * max_body_bytes
+    total = 0
+    with open_regular(path, where=where) as handle:
+        for number in itertools.count(1):
+            try:
+                raw = handle.readline(max_body_bytes + 1)
+                total += len(raw)
+                too_long = len(raw) > max_body_bytes and not raw.endswith(b"\n")
+                while too_long and total <= file_limit:  # skip the rest of the line
+                    rest = handle.readline(_SKIP_CHUNK)
+                    total += len(rest)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+            except OSError as exc:
+                raise SourceFetchError(
+                    where, f"could not read {path} at line {number}: {exc.strerror or exc}"
+                ) from None
+            if not raw:
+                break
+            if total > file_limit:
+                result.errors.append(
+                    SourceError(
+                        where,
+                        f"stopped at line {number}: the file is over the size cap of "
+                        f"{file_limit:,} bytes for JSON Lines files ({JSONL_FILE_BODIES} times "
+                        "BRIEFBOT_MAX_BODY_BYTES); the lines before it were read",
+                    )
+                )
+                break
             if number == 1:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
-            if not raw.strip():
+            if too_long:
+                problem = f"longer than the size cap of {max_body_bytes:,} bytes"
+            elif not raw.strip():
                 continue
-            try:
-                article = _line_article(raw, source, max_body_bytes)
-            except ValueError as exc:
-                problem = str(exc)
-            except Exception as exc:  # one record must not sink its file, whatever it holds
-                log.exception("unexpected error reading line %d of %s", number, where)
-                problem = f"unexpected error ({type(exc).__name__}: {exc})"
             else:
-                if article.url in seen:
-                    duplicates += 1
+                try:
+                    article = _line_article(raw, source, max_body_bytes)
+                except ValueError as exc:
+                    problem = str(exc)
+                except Exception as exc:  # one record must not sink its file, whatever it holds
+                    log.exception("unexpected error reading line %d of %s", number, where)
+                    problem = f"unexpected error ({type(exc).__name__}: {exc})"
+                else:
+                    if article.url in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(article.url)
+                    result.articles.append(article)
                     continue
-                seen.add(article.url)
-                result.articles.append(article)
-                continue
             result.errors.append(SourceError(where, f"line {number}: {problem}; line skipped"))
     if duplicates:
         result.errors.append(

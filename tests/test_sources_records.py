@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from bot.adapters.cli import app
 from bot.config import Settings, load_settings
 from bot.domain import Article
 from bot.sources.gather import discover, gather
@@ -172,3 +175,20 @@ def test_an_article_text_over_the_body_cap_is_refused() -> None:
     assert article_problem(article, max_text_bytes=1_199) == (
         "'text' has 1,200 bytes, over the body size cap of 1,199"
     )
+
+
+def test_a_file_with_a_lone_surrogate_is_stored_all_but_that_line(tmp_path: Path) -> None:
+    lines = [
+        _line(1, text="Dockworkers at Calder extended their strike into a third day."),
+        _line(2, text="Quoted from a broken CMS export \ud83d and cut mid-emoji."),
+        _line(3, text="Forty container ships are anchored offshore waiting for a berth."),
+    ]
+    path = _write_jsonl(tmp_path / "export.jsonl", lines)
+
+    ingest = CliRunner().invoke(app, ["ingest", "--source", path], catch_exceptions=False)
+    listed = CliRunner().invoke(app, ["stories", "--format", "json"], catch_exceptions=False)
+
+    assert ingest.exit_code == 0, ingest.stderr
+    assert "line 2: 'text' holds a lone surrogate" in ingest.stdout + ingest.stderr
+    stored = {a["url"] for s in json.loads(listed.stdout)["stories"] for a in s["articles"]}
+    assert stored == {"https://ledger.example/1", "https://ledger.example/3"}

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -204,13 +204,20 @@ def _record(n: int, padding: int = 0) -> str:
 
 
 @pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
-    """A named pipe nobody writes to; if a read ever blocks on it, the test's end frees it."""
-    path = tmp_path / "pipe.jsonl"
-    os.mkfifo(path)
-    yield path
-    with contextlib.suppress(OSError):  # ENXIO: no reader is waiting, as it should be
-        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+def make_fifo() -> Iterator[Callable[[Path], Path]]:
+    """Makes named pipes nobody writes to; if a read ever blocks on one, the test's end
+    frees it (opening the writing end), so a regression fails instead of hanging."""
+    made: list[Path] = []
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        with contextlib.suppress(OSError):  # ENXIO: no reader is waiting, as it should be
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
 
 
 async def _gather_guarded(specs: list[str], settings: Settings) -> GatherResult:
@@ -219,12 +226,12 @@ async def _gather_guarded(specs: list[str], settings: Settings) -> GatherResult:
 
 
 async def test_named_pipes_and_devices_are_refused_without_reading_them(
-    tmp_path: Path, fifo: Path
+    tmp_path: Path, make_fifo: Callable[[Path], Path]
 ) -> None:
+    fifo = make_fifo(tmp_path / "pipe.jsonl")
     zero = tmp_path / "zero.jsonl"
     zero.symlink_to("/dev/zero")
-    feed_pipe = tmp_path / "pipe.rss"
-    os.mkfifo(feed_pipe)
+    feed_pipe = make_fifo(tmp_path / "pipe.rss")
     good = str(_copy("harbor_ledger_world.rss", tmp_path))
 
     result = await _gather_guarded([str(fifo), str(zero), str(feed_pipe), good], _settings())
@@ -250,11 +257,11 @@ async def test_named_pipes_and_devices_are_refused_without_reading_them(
 
 
 async def test_directory_entries_that_are_not_regular_files_are_reported_one_by_one(
-    tmp_path: Path,
+    tmp_path: Path, make_fifo: Callable[[Path], Path]
 ) -> None:
     folder = tmp_path / "news"
     folder.mkdir()
-    os.mkfifo(folder / "a_pipe.jsonl")
+    make_fifo(folder / "a_pipe.jsonl")
     (folder / "b_random.jsonl").symlink_to("/dev/urandom")
     (folder / "c_wire.jsonl").write_text(_record(1) + "\n")
     (folder / "d_gone.rss").symlink_to(folder / "missing.rss")

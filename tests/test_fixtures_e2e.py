@@ -64,7 +64,7 @@ def _demo_articles() -> list[Article]:
     articles: list[Article] = []
     for path in sorted(DEMO_DIR.iterdir()):
         if path.suffix == ".jsonl":
-            result = read_jsonl(path, source=str(path), where=path.name)
+            result = read_jsonl(path, source=str(path), where=path.name, max_body_bytes=5_000_000)
             assert result.errors == [], path.name
             articles.extend(result.articles)
         elif path.suffix == ".xml":

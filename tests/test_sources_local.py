@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
 import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import Settings, load_settings
-from bot.sources.gather import gather
+from bot.sources.gather import GatherResult, gather
+from bot.sources.local import JSONL_FILE_BODIES
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.news import (
     FIXTURES,
@@ -181,3 +189,126 @@ async def test_teaser_links_in_a_local_feed_may_not_reach_internal_addresses(
     assert article.full_text is False
     assert result.errors[0].source == link
     assert "127.0.0.1 is a loopback address" in result.errors[0].error
+
+
+# ---------------------------------------------------------------- size caps and file kinds
+# A local source is read like an HTTP body: regular files only, at most the body cap per
+# line (and per feed file), at most JSONL_FILE_BODIES body caps per JSON Lines file.
+
+
+def _record(n: int, padding: int = 0) -> str:
+    fields = {"url": f"https://a.example/{n}", "title": f"T{n}", "text": "Body.", "outlet": "A"}
+    if padding:
+        fields["padding"] = "x" * padding
+    return json.dumps(fields)
+
+
+@pytest.fixture
+def make_fifo() -> Iterator[Callable[[Path], Path]]:
+    """Makes named pipes nobody writes to; if a read ever blocks on one, the test's end
+    frees it (opening the writing end), so a regression fails instead of hanging."""
+    made: list[Path] = []
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        with contextlib.suppress(OSError):  # ENXIO: no reader is waiting, as it should be
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+async def _gather_guarded(specs: list[str], settings: Settings) -> GatherResult:
+    # a hang guard, not a speed check: the old code blocked forever opening a FIFO
+    return await asyncio.wait_for(gather(specs, settings), timeout=60)
+
+
+async def test_named_pipes_and_devices_are_refused_without_reading_them(
+    tmp_path: Path, make_fifo: Callable[[Path], Path]
+) -> None:
+    fifo = make_fifo(tmp_path / "pipe.jsonl")
+    zero = tmp_path / "zero.jsonl"
+    zero.symlink_to("/dev/zero")
+    feed_pipe = make_fifo(tmp_path / "pipe.rss")
+    good = str(_copy("harbor_ledger_world.rss", tmp_path))
+
+    result = await _gather_guarded([str(fifo), str(zero), str(feed_pipe), good], _settings())
+
+    assert len(result.articles) == 2
+    assert [(e.source, e.error) for e in result.errors] == [
+        (
+            str(fifo),
+            f"{fifo} is a named pipe (FIFO), not a regular file; a local source must be a "
+            "regular file",
+        ),
+        (
+            str(zero),
+            f"{zero} (a link to /dev/zero) is a character device, not a regular file; a local "
+            "source must be a regular file",
+        ),
+        (
+            str(feed_pipe),
+            f"{feed_pipe} is a named pipe (FIFO), not a regular file; a local source must be a "
+            "regular file",
+        ),
+    ]
+
+
+async def test_directory_entries_that_are_not_regular_files_are_reported_one_by_one(
+    tmp_path: Path, make_fifo: Callable[[Path], Path]
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    make_fifo(folder / "a_pipe.jsonl")
+    (folder / "b_random.jsonl").symlink_to("/dev/urandom")
+    (folder / "c_wire.jsonl").write_text(_record(1) + "\n")
+    (folder / "d_gone.rss").symlink_to(folder / "missing.rss")
+
+    result = await _gather_guarded([str(folder)], _settings())
+
+    assert [a.url for a in result.articles] == ["https://a.example/1"]
+    assert [(Path(e.source).name, e.error.split(",")[0]) for e in result.errors] == [
+        ("a_pipe.jsonl", f"{folder / 'a_pipe.jsonl'} is a named pipe (FIFO)"),
+        (
+            "b_random.jsonl",
+            f"{folder / 'b_random.jsonl'} (a link to /dev/urandom) is a character device",
+        ),
+        ("d_gone.rss", f"could not read {folder / 'd_gone.rss'}: No such file or directory"),
+    ]
+
+
+async def test_a_jsonl_line_over_the_body_cap_is_skipped_and_the_rest_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wire.jsonl"
+    path.write_text("\n".join([_record(1), _record(2, padding=5_000), _record(3)]) + "\n")
+
+    result = await gather([str(path)], _settings(BRIEFBOT_MAX_BODY_BYTES=1_000))
+
+    assert [a.url for a in result.articles] == ["https://a.example/1", "https://a.example/3"]
+    assert [e.error for e in result.errors] == [
+        "line 2: longer than the size cap of 1,000 bytes; line skipped"
+    ]
+
+
+async def test_a_jsonl_file_over_its_cap_is_read_up_to_the_cap(tmp_path: Path) -> None:
+    cap = 1_000
+    line = _record(0, padding=900)
+    count = JSONL_FILE_BODIES * cap // (len(line) + 1) + 50  # well past the file cap
+    path = tmp_path / "archive.jsonl"
+    path.write_text("".join(_record(n, padding=900) + "\n" for n in range(1, count + 1)))
+
+    result = await gather([str(path)], _settings(BRIEFBOT_MAX_BODY_BYTES=cap))
+
+    kept = len(result.articles)
+    assert 0 < kept < count
+    assert [a.url for a in result.articles] == [
+        f"https://a.example/{n}" for n in range(1, kept + 1)
+    ]
+    assert [e.error for e in result.errors] == [
+        f"stopped at line {kept + 1}: the file is over the size cap of "
+        f"{JSONL_FILE_BODIES * cap:,} bytes for JSON Lines files ({JSONL_FILE_BODIES} times "
+        "BRIEFBOT_MAX_BODY_BYTES); the lines before it were read"
+    ]

@@ -9,7 +9,8 @@ The public surface is ``bot.sources.gather``: ``gather``, ``discover``,
 - ``feeds``: RSS/Atom parsing with feedparser and the teaser heuristic;
 - ``extract``: HTML fragments and article pages to plain text (trafilatura);
 - ``charset``: bytes to text without mojibake;
-- ``local``: feed and JSON Lines files, directories, ``file://`` URLs;
+- ``local``: feed and JSON Lines files, directories, ``file://`` URLs (regular files only, capped);
+- ``records``: the checks every article passes before it leaves (encoding, sizes, dates);
 - ``discovery``: GDELT DOC 2.0 and Google News search requests and responses;
 - ``labels``: outlet names from hosts, language codes from tags.
 """

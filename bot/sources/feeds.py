@@ -91,12 +91,13 @@ def is_teaser(text: str) -> bool:
     return lowered.rstrip(_TRAILING_DECORATION).endswith(_PHRASE_ENDINGS)
 
 
-def _plain(detail: Any, value: str) -> str:
-    """Plain text of a feedparser text construct (HTML is converted, plain text cleaned)."""
+def _plain(detail: Any, value: str, *, prose: bool = False) -> str:
+    """Plain text of a feedparser text construct (HTML is converted, plain text cleaned);
+    ``prose`` for an item's text (see ``bot.sources.extract.html_to_text``)."""
     kind = str(detail.get("type", "")) if detail else ""
     if kind in _HTML_TYPES or (not kind and "<" in value):
-        return html_to_text(value)
-    return html_to_text(value.replace("&", "&amp;").replace("<", "&lt;"))
+        return html_to_text(value, prose=prose)
+    return html_to_text(value.replace("&", "&amp;").replace("<", "&lt;"), prose=prose)
 
 
 def _usable_link(raw: Any) -> str | None:
@@ -125,12 +126,12 @@ def _when(entry: Any) -> datetime | None:
 
 def _best_text(entry: Any) -> str:
     candidates = [
-        _plain(part, str(part.get("value", "")))
+        _plain(part, str(part.get("value", "")), prose=True)
         for part in entry.get("content", []) or []
         if part.get("value")
     ]
     if entry.get("summary"):
-        candidates.append(_plain(entry.get("summary_detail"), str(entry["summary"])))
+        candidates.append(_plain(entry.get("summary_detail"), str(entry["summary"]), prose=True))
     return max(candidates, key=len, default="")
 
 

@@ -52,6 +52,7 @@ from bot.sources.local import (
     read_jsonl,
     spec_path,
 )
+from bot.sources.records import article_problem, shorten
 from bot.sources.safety import Origin, origin_of
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,13 @@ class _Run:
             where = str(path) if in_directory else spec
             try:
                 if path.suffix.lower() in JSONL_SUFFIXES:
-                    local = await asyncio.to_thread(read_jsonl, path, source=spec, where=where)
+                    local = await asyncio.to_thread(
+                        read_jsonl,
+                        path,
+                        source=spec,
+                        where=where,
+                        max_body_bytes=self.settings.max_body_bytes,
+                    )
                     result.articles.extend(local.articles)
                     for error in local.errors:
                         log.warning("%s: %s", error.source, error.error)
@@ -192,57 +199,54 @@ class _Run:
                 result.extend(await self.complete(parsed, source=spec, where=where, origin=None))
             except SourceFetchError as exc:
                 result.extend(self._failed(where, str(exc)))
+            except Exception as exc:  # one file of a directory must not lose the others
+                log.exception("unexpected error while reading %s", where)
+                result.extend(self._failed(where, f"unexpected error: {type(exc).__name__}: {exc}"))
         return result
 
     # ------------------------------------------------------------ items -> articles
     async def complete(
         self, parsed: ParsedFeed, *, source: str, where: str, origin: Origin | None
     ) -> GatherResult:
-        """Articles for a parsed feed, fetching pages of teaser items (concurrently)."""
+        """Articles for a parsed feed, fetching pages of teaser items (concurrently).
+
+        Every article passes ``bot.sources.records.article_problem``; an item that
+        does not is reported (``where``, its number and link, the problem) and skipped.
+        """
         result = GatherResult()
         for problem in parsed.problems:
             result.extend(self._failed(where, problem))
         done = await asyncio.gather(
             *(self._article(item, source=source, origin=origin) for item in parsed.items)
         )
-        for article, error in done:
+        for number, (item, outcome) in enumerate(zip(parsed.items, done, strict=True), start=1):
+            if isinstance(outcome, str):
+                result.extend(
+                    self._failed(
+                        where, f"item {number} ({shorten(item.link)}): {outcome}; item skipped"
+                    )
+                )
+                continue
+            article, error = outcome
             result.articles.append(article)
             if error is not None:
+                log.warning("%s: %s", error.source, error.error)
                 result.errors.append(error)
         return result
 
-    async def _article(
-        self, item: FeedItem, *, source: str, origin: Origin | None
-    ) -> tuple[Article, SourceError | None]:
-        text, full_text = item.text, not item.is_teaser
-        page: PageContent | None = None
-        error: SourceError | None = None
-        if item.is_teaser and self.settings.fetch_full_text:
-            try:
-                page = await self._page(item.link, origin)
-            except SourceFetchError as exc:
-                error = SourceError(item.link, f"{exc}; kept the teaser text instead")
-            except Exception as exc:  # extraction libraries may fail in unforeseen ways
-                log.exception("unexpected error while extracting %s", item.link)
-                error = SourceError(
-                    item.link,
-                    f"unexpected error while extracting the page ({type(exc).__name__}: {exc}); "
-                    "kept the teaser text instead",
-                )
-            else:
-                if len(page.text.split()) >= len(text.split()):
-                    text, full_text = page.text, True
-                else:
-                    error = SourceError(
-                        item.link,
-                        "the page's text is shorter than the feed teaser (a paywall or not an "
-                        "article?); kept the teaser text instead",
-                    )
-            if error is not None:
-                log.warning("%s: %s", error.source, error.error)
+    @staticmethod
+    def _build(
+        item: FeedItem, source: str, page: PageContent | None, *, page_text: bool = False
+    ) -> Article:
+        """The item's article; ``page`` fills in what the item lacks, and its text replaces
+        the teaser when ``page_text``."""
+        if page is not None and page_text:
+            text, full_text = page.text, True
+        else:
+            text, full_text = item.text, not item.is_teaser
         title = item.title or (page.title if page and page.title else "")
         title = title or _fallback_title(text, item.link)
-        article = Article(
+        return Article(
             url=item.link,
             original_url=item.link,
             title=title,
@@ -253,7 +257,42 @@ class _Run:
             language=item.language or (page.language if page else None),
             source=source,
         )
-        return article, error
+
+    async def _article(
+        self, item: FeedItem, *, source: str, origin: Origin | None
+    ) -> tuple[Article, SourceError | None] | str:
+        """The item's article and an error about its page, or why the item cannot be kept."""
+        limit = self.settings.max_body_bytes
+        article = self._build(item, source, None)
+        if problem := article_problem(article, max_text_bytes=limit):
+            return problem  # checked before its page is fetched
+        if not (item.is_teaser and self.settings.fetch_full_text):
+            return article, None
+        try:
+            page = await self._page(item.link, origin)
+        except SourceFetchError as exc:
+            return article, SourceError(item.link, f"{exc}; kept the teaser text instead")
+        except Exception as exc:  # extraction libraries may fail in unforeseen ways
+            log.exception("unexpected error while extracting %s", item.link)
+            return article, SourceError(
+                item.link,
+                f"unexpected error while extracting the page ({type(exc).__name__}: {exc}); "
+                "kept the teaser text instead",
+            )
+        if len(page.text.split()) < len(item.text.split()):
+            chosen = self._build(item, source, page)
+            error: SourceError | None = SourceError(
+                item.link,
+                "the page's text is shorter than the feed teaser (a paywall or not an "
+                "article?); kept the teaser text instead",
+            )
+        else:
+            chosen, error = self._build(item, source, page, page_text=True), None
+        if problem := article_problem(chosen, max_text_bytes=limit):
+            return article, SourceError(
+                item.link, f"from the page, {problem}; kept the feed's item instead"
+            )
+        return chosen, error
 
     async def _page(self, link: str, origin: Origin | None) -> PageContent:
         fetched = await self.fetcher.get(link, origin=origin, accept=PAGE_ACCEPT)

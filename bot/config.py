@@ -44,6 +44,11 @@ DiscoveryName = Literal["gdelt", "googlenews"]
 _DEFAULT_DISCOVERY: tuple[DiscoveryName, ...] = ("gdelt", "googlenews")
 
 
+# The largest daily token budget accepted: far above any real spend, and within a
+# 64-bit database integer.
+MAX_TOKEN_BUDGET = 10**12
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "briefbot"
@@ -57,6 +62,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # nan and inf pass no bound check that means anything; refuse them outright.
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="BRIEFBOT_DATA_DIR")
@@ -67,8 +74,10 @@ class Settings(BaseSettings):
     )
 
     # Fetching
-    http_timeout: float = Field(default=15.0, gt=0, alias="BRIEFBOT_HTTP_TIMEOUT")
-    max_body_bytes: int = Field(default=5_000_000, gt=0, alias="BRIEFBOT_MAX_BODY_BYTES")
+    http_timeout: float = Field(default=15.0, gt=0, le=600, alias="BRIEFBOT_HTTP_TIMEOUT")
+    max_body_bytes: int = Field(
+        default=5_000_000, gt=0, le=1_000_000_000, alias="BRIEFBOT_MAX_BODY_BYTES"
+    )
     max_redirects: int = Field(default=5, ge=0, le=20, alias="BRIEFBOT_MAX_REDIRECTS")
     fetch_concurrency: int = Field(default=8, ge=1, le=64, alias="BRIEFBOT_FETCH_CONCURRENCY")
     fetch_full_text: bool = Field(default=True, alias="BRIEFBOT_FETCH_FULL_TEXT")
@@ -90,7 +99,10 @@ class Settings(BaseSettings):
 
     # Stories and briefings
     since: str = Field(default="48h", alias="BRIEFBOT_SINCE")
-    story_window_days: float = Field(default=7.0, gt=0, alias="BRIEFBOT_STORY_WINDOW_DAYS")
+    # At most MAX_DURATION (defined below with parse_duration), like every window.
+    story_window_days: float = Field(
+        default=7.0, gt=0, le=36500, alias="BRIEFBOT_STORY_WINDOW_DAYS"
+    )
     max_stories: int = Field(default=5, ge=1, le=50, alias="BRIEFBOT_MAX_STORIES")
     max_points: int = Field(default=MAX_POINTS, ge=1, le=20, alias="BRIEFBOT_MAX_POINTS")
     brief_concurrency: int = Field(default=4, ge=1, le=32, alias="BRIEFBOT_BRIEF_CONCURRENCY")
@@ -102,25 +114,33 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     model: str = Field(default="gpt-4.1-mini", alias="BRIEFBOT_MODEL")
-    llm_timeout: float = Field(default=60.0, gt=0, alias="BRIEFBOT_LLM_TIMEOUT")
-    llm_connect_timeout: float = Field(default=5.0, gt=0, alias="BRIEFBOT_LLM_CONNECT_TIMEOUT")
+    llm_timeout: float = Field(default=60.0, gt=0, le=3600, alias="BRIEFBOT_LLM_TIMEOUT")
+    llm_connect_timeout: float = Field(
+        default=5.0, gt=0, le=300, alias="BRIEFBOT_LLM_CONNECT_TIMEOUT"
+    )
     llm_max_retries: int = Field(default=2, ge=0, le=10, alias="BRIEFBOT_LLM_MAX_RETRIES")
     structured_output: Literal["auto", "json_schema", "json_object"] = Field(
         default="auto", alias="BRIEFBOT_STRUCTURED_OUTPUT"
     )
-    prompt_token_budget: int = Field(default=6000, ge=500, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET")
-    max_completion_tokens: int = Field(default=1200, ge=100, alias="BRIEFBOT_MAX_COMPLETION_TOKENS")
+    prompt_token_budget: int = Field(
+        default=6000, ge=500, le=1_000_000, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET"
+    )
+    max_completion_tokens: int = Field(
+        default=1200, ge=100, le=200_000, alias="BRIEFBOT_MAX_COMPLETION_TOKENS"
+    )
     prompts_dir: Path | None = Field(default=None, alias="BRIEFBOT_PROMPTS_DIR")
     # Overrides of the price table (bot.summarize.pricing), US dollars per million tokens
     price_prompt_per_mtok: float | None = Field(
-        default=None, ge=0, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK"
+        default=None, ge=0, le=1000, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK"
     )
     price_completion_per_mtok: float | None = Field(
-        default=None, ge=0, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
+        default=None, ge=0, le=1000, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
     )
-    daily_token_budget: int | None = Field(default=None, ge=1, alias="BRIEFBOT_DAILY_TOKEN_BUDGET")
+    daily_token_budget: int | None = Field(
+        default=None, ge=1, le=MAX_TOKEN_BUDGET, alias="BRIEFBOT_DAILY_TOKEN_BUDGET"
+    )
     channel_daily_token_budget: int | None = Field(
-        default=None, ge=1, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
+        default=None, ge=1, le=MAX_TOKEN_BUDGET, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
     )
 
     @field_validator("discovery", mode="before")
@@ -162,14 +182,14 @@ class Settings(BaseSettings):
 
 
 _FIXES: dict[str, str] = {
-    "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0, e.g. 15",
-    "BRIEFBOT_MAX_BODY_BYTES": "a whole number of bytes greater than 0, e.g. 5000000",
+    "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0 and at most 600, e.g. 15",
+    "BRIEFBOT_MAX_BODY_BYTES": "a whole number of bytes from 1 to 1000000000, e.g. 5000000",
     "BRIEFBOT_MAX_REDIRECTS": "a whole number from 0 to 20",
     "BRIEFBOT_FETCH_CONCURRENCY": "a whole number from 1 to 64",
     "BRIEFBOT_FETCH_FULL_TEXT": "true or false",
     "BRIEFBOT_DISCOVERY": "a comma-separated list of gdelt, googlenews (or 'none')",
     "BRIEFBOT_SINCE": "a duration such as 90m, 48h or 7d",
-    "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0, e.g. 7",
+    "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0 and at most 36500, e.g. 7",
     "BRIEFBOT_MAX_STORIES": "a whole number from 1 to 50",
     "BRIEFBOT_MAX_POINTS": "a whole number of key points per story from 1 to 20, e.g. 6",
     "BRIEFBOT_BRIEF_CONCURRENCY": "a whole number of stories briefed at once, from 1 to 32",
@@ -177,17 +197,20 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_INGEST_BATCH_SIZE": "a whole number of articles per write, from 1 to 5000",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
-    "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0, e.g. 60",
-    "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0, e.g. 5",
+    "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0 and at most 3600, e.g. 60",
+    "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0 and at most 300, e.g. 5",
     "BRIEFBOT_LLM_MAX_RETRIES": "a whole number from 0 to 10",
     "BRIEFBOT_STRUCTURED_OUTPUT": "auto, json_schema or json_object",
-    "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens of at least 500, e.g. 6000",
-    "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens of at least 100, e.g. 1200",
-    "BRIEFBOT_PRICE_PROMPT_PER_MTOK": "US dollars per million prompt tokens, e.g. 0.40, or unset",
-    "BRIEFBOT_PRICE_COMPLETION_PER_MTOK": "US dollars per million completion tokens, e.g. 1.60, "
-    "or unset",
-    "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day, or leave it unset",
-    "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day, or unset",
+    "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens from 500 to 1000000, e.g. 6000",
+    "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens from 100 to 200000, e.g. 1200",
+    "BRIEFBOT_PRICE_PROMPT_PER_MTOK": "US dollars per million prompt tokens from 0 to 1000, "
+    "e.g. 0.40, or unset",
+    "BRIEFBOT_PRICE_COMPLETION_PER_MTOK": "US dollars per million completion tokens from 0 to "
+    "1000, e.g. 1.60, or unset",
+    "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day from 1 to 1000000000000, "
+    "or leave it unset",
+    "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day from 1 "
+    "to 1000000000000, or unset",
 }
 
 

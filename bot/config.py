@@ -14,6 +14,8 @@ Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -216,7 +218,10 @@ _FIXES: dict[str, str] = {
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix."""
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
     try:
+        if env_file.exists() and not env_file.is_file():
+            raise IsADirectoryError(errno.EISDIR, "it is not a regular file", str(env_file))
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
@@ -230,6 +235,17 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"Invalid setting: {exc}. See .env.example for the accepted values."
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read the settings file {env_file.resolve()}: {_reason(exc)}. Make it a "
+            "readable UTF-8 text file of KEY=value lines (see .env.example), or remove it."
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
@@ -253,13 +269,33 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[unit]: amount})
 
 
+_TOPIC_KEYS = ("query", "sources", "discovery")
+
+
 def load_topics(path: Path) -> dict[str, Topic]:
     """Read the topics file; a missing file means no topics. Raises ``ConfigError``."""
-    if not path.exists():
-        return {}
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Topics file {path} is a directory, not a file. Point BRIEFBOT_TOPICS_FILE at a "
+            "TOML file, or move the directory away."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the topics file {path}: {_reason(exc)}. Make it readable "
+            "(e.g. chmod u+r) or point BRIEFBOT_TOPICS_FILE at another file."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Topics file {path} is not UTF-8 text: {exc}. Save it as UTF-8 or point "
+            "BRIEFBOT_TOPICS_FILE at another file."
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"Topics file {path} is not valid TOML: {exc}. Fix the file or point "
             "BRIEFBOT_TOPICS_FILE at another one."
@@ -272,7 +308,7 @@ def load_topics(path: Path) -> dict[str, Topic]:
         where = f"Topics file {path}, [topics.{name}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table with query/sources/discovery keys.")
-        unknown = set(entry) - {"query", "sources", "discovery"}
+        unknown = set(entry) - set(_TOPIC_KEYS)
         if unknown:
             raise ConfigError(
                 f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -295,8 +331,11 @@ def load_topics(path: Path) -> dict[str, Topic]:
 
 
 def save_topics(path: Path, topics: dict[str, Topic]) -> None:
-    """Write the topics file atomically (a crash leaves the previous file intact)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the topics file atomically (a crash leaves the previous file intact).
+
+    Raises ``ConfigError`` naming the path when it cannot be written (a read-only data
+    directory, a directory where the file should be).
+    """
     data: dict[str, Any] = {"topics": {}}
     for name in sorted(topics):
         topic = topics[name]
@@ -305,5 +344,18 @@ def save_topics(path: Path, topics: dict[str, Topic]) -> None:
             entry["query"] = topic.query
         data["topics"][name] = entry
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        failed = exc.filename or path
+        raise ConfigError(
+            f"Cannot write the topics file {path} ({failed}: {_reason(exc)}). Make "
+            f"{path.parent} a writable directory, or point BRIEFBOT_TOPICS_FILE at a file "
+            "in one."
+        ) from None

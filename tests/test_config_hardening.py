@@ -4,7 +4,10 @@ as documented. Every case is a real environment, a real ``.env`` or a real file.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
@@ -12,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.cli import app
-from bot.config import MAX_DURATION, Settings, load_settings
+from bot.config import MAX_DURATION, Settings, Topic, load_settings, load_topics, save_topics
 from bot.errors import ConfigError
 
 ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
@@ -119,3 +122,158 @@ def test_an_overflowing_story_window_is_a_configuration_error_at_the_command_lin
     assert code == 2
     assert "BRIEFBOT_STORY_WINDOW_DAYS" in err
     assert "at most 36500" in " ".join(err.split())  # the terminal wraps long lines
+
+
+# ---------------------------------------------------------------- 8. filesystem errors
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory nothing can be written to: chmod 555 for a normal user; for root (whom
+    permissions do not stop), a read-only bind mount of it onto itself."""
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    yield from _made_read_only(directory)
+
+
+def _made_read_only(directory: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield directory
+        finally:
+            directory.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "--bind", str(directory), str(directory)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("running as root, where chmod does not stop writes, and cannot bind-mount")
+    try:
+        remounted = subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=False)
+        if remounted.returncode != 0:
+            pytest.skip("running as root, where chmod does not stop writes; no ro remount")
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+def test_a_topics_file_that_is_a_directory_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_topics(path)
+    assert str(path) in str(err.value)
+    assert "is a directory" in str(err.value)
+    assert "BRIEFBOT_TOPICS_FILE" in str(err.value)
+    with pytest.raises(ConfigError, match="BRIEFBOT_TOPICS_FILE"):
+        save_topics(path, {"ukraine": Topic("ukraine")})
+
+
+def test_a_topics_file_that_is_a_directory_exits_with_2_at_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "topics-dir").mkdir()
+    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(tmp_path / "topics-dir"))
+    for command in (["topics", "list"], ["topics", "add", "ukraine", "--source", "a.rss"]):
+        code, _, err = run(*command)
+        assert code == 2, err
+        assert "topics-dir" in err
+        assert "Traceback" not in err
+
+
+def test_a_topics_file_behind_a_symlink_loop_cannot_be_read(tmp_path: Path) -> None:
+    # A real unreadable file even for root: a missing file must not be assumed.
+    path = tmp_path / "topics.toml"
+    path.symlink_to(path)
+    with pytest.raises(ConfigError) as err:
+        load_topics(path)
+    assert f"Cannot read the topics file {path}" in str(err.value)
+
+
+def test_a_topics_file_under_a_regular_file_is_an_error_not_an_empty_list(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").write_text("not a directory")
+    path = tmp_path / "data" / "topics.toml"
+    with pytest.raises(ConfigError, match="Cannot read the topics file"):
+        load_topics(path)
+    with pytest.raises(ConfigError, match="Cannot write the topics file"):
+        save_topics(path, {"ukraine": Topic("ukraine")})
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_topics_file_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text('[topics.ukraine]\nquery = "kyiv"\n')
+    path.chmod(0)
+    try:
+        with pytest.raises(ConfigError, match=f"Cannot read the topics file {path}"):
+            load_topics(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_a_topics_file_in_broken_encoding_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_bytes(b'[topics.ukraine]\nquery = "Kyiv \xff\xfe"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_topics(path)
+
+
+def test_saving_topics_in_a_read_only_directory_names_the_path_and_the_fix(
+    read_only_dir: Path,
+) -> None:
+    path = read_only_dir / "topics.toml"
+    with pytest.raises(ConfigError) as err:
+        save_topics(path, {"ukraine": Topic("ukraine")})
+    assert str(path) in str(err.value)
+    assert "writable directory" in str(err.value)
+    assert list(read_only_dir.iterdir()) == []
+
+
+def test_a_settings_file_that_is_not_utf8_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"BRIEFBOT_USER_AGENT=caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"Cannot read the settings file .*\.env"):
+        load_settings()
+
+
+def test_a_settings_file_that_is_a_directory_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").mkdir()
+    with pytest.raises(ConfigError, match=r"settings file .*\.env"):
+        load_settings()
+
+
+@pytest.fixture
+def read_only_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A data directory with a database and a topics file in it, then made read-only."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    feed = Path(__file__).resolve().parent.parent / "bot" / "demo" / "data" / "meridian-wire.jsonl"
+    assert run("topics", "add", "harbour", "--source", str(feed))[0] == 0
+    code, _, err = run("ingest")
+    assert code == 0, err
+    assert (data / "briefbot.sqlite3").is_file()
+    yield from _made_read_only(data)
+
+
+def test_reading_commands_work_on_a_read_only_data_directory(read_only_data_dir: Path) -> None:
+    before = sorted(read_only_data_dir.iterdir())
+    code, out, err = run("stories", "--format", "json", "--since", "36500d")
+    assert code == 0, err
+    assert '"url": "https://meridianwire.example/' in out
+    code, out, err = run("topics", "list")
+    assert (code, out.split(":")[0]) == (0, "harbour"), err
+    code, _, err = run("usage")
+    assert code == 0, err
+    assert sorted(read_only_data_dir.iterdir()) == before
+
+
+def test_writing_commands_on_a_read_only_data_directory_name_it_and_the_fix(
+    read_only_data_dir: Path,
+) -> None:
+    for command in (["ingest"], ["topics", "add", "ports", "--source", "a.rss"]):
+        code, _, err = run(*command)
+        message = " ".join(err.split())
+        assert code == 2, err
+        assert str(read_only_data_dir) in message
+        assert "writable" in message
+        assert "Traceback" not in err

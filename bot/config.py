@@ -15,8 +15,10 @@ Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import json
+import logging
 import os
 import re
 import tomllib
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -41,6 +44,8 @@ __all__ = [
     "parse_duration",
     "save_topics",
 ]
+
+log = logging.getLogger(__name__)
 
 DiscoveryName = Literal["gdelt", "googlenews"]
 _DEFAULT_DISCOVERY: tuple[DiscoveryName, ...] = ("gdelt", "googlenews")
@@ -216,12 +221,26 @@ _FIXES: dict[str, str] = {
 }
 
 
+# Variables with our prefix that other parts of the repository read; not settings.
+_NOT_SETTINGS = frozenset({"BRIEFBOT_BENCH_DATA"})
+
+
+def setting_keys() -> list[str]:
+    """Every key ``Settings`` reads, as spelled in the environment and ``.env``."""
+    return [field.alias or name.upper() for name, field in Settings.model_fields.items()]
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix."""
+    """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix.
+
+    An unknown ``BRIEFBOT_*`` key (a typo such as ``BRIEFBOT_MAX_STORYS``) is logged as a
+    warning naming the closest known key, since pydantic would ignore it silently.
+    """
     env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
     try:
         if env_file.exists() and not env_file.is_file():
             raise IsADirectoryError(errno.EISDIR, "it is not a regular file", str(env_file))
+        _warn_unknown_keys(env_file)
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
@@ -240,6 +259,22 @@ def load_settings(**overrides: Any) -> Settings:
             f"Cannot read the settings file {env_file.resolve()}: {_reason(exc)}. Make it a "
             "readable UTF-8 text file of KEY=value lines (see .env.example), or remove it."
         ) from None
+
+
+def _warn_unknown_keys(env_file: Path) -> None:
+    known = setting_keys()
+    found: dict[str, str] = {}
+    if env_file.is_file():
+        for key in dotenv_values(env_file, encoding="utf-8"):
+            found[key.upper()] = str(env_file)
+    for key in os.environ:
+        found[key.upper()] = "the environment"
+    for key, where in sorted(found.items()):
+        if not key.startswith("BRIEFBOT_") or key in known or key in _NOT_SETTINGS:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see .env.example for every key."
+        log.warning("Unknown setting %s in %s is ignored; %s", key, where, hint)
 
 
 def _reason(exc: BaseException) -> str:
@@ -273,7 +308,11 @@ _TOPIC_KEYS = ("query", "sources", "discovery")
 
 
 def load_topics(path: Path) -> dict[str, Topic]:
-    """Read the topics file; a missing file means no topics. Raises ``ConfigError``."""
+    """Read the topics file; a missing file means no topics. Raises ``ConfigError``.
+
+    An unknown top-level table (``[topic.x]`` for ``[topics.x]``) is logged as a warning;
+    two topics whose names differ only in case or spacing are refused.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -300,18 +339,28 @@ def load_topics(path: Path) -> dict[str, Topic]:
             f"Topics file {path} is not valid TOML: {exc}. Fix the file or point "
             "BRIEFBOT_TOPICS_FILE at another one."
         ) from None
+    for name in raw:
+        if name != "topics":
+            close = difflib.get_close_matches(name, ["topics"], n=1)
+            hint = f"did you mean [{close[0]}.NAME]?" if close else "topics are [topics.NAME]."
+            log.warning("Topics file %s: unknown table [%s] is ignored; %s", path, name, hint)
     table = raw.get("topics", {})
     if not isinstance(table, dict):
         raise ConfigError(f"Topics file {path}: 'topics' must be a table like [topics.NAME].")
     topics: dict[str, Topic] = {}
+    spelled: dict[str, str] = {}
     for name, entry in table.items():
         where = f"Topics file {path}, [topics.{name}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table with query/sources/discovery keys.")
         unknown = set(entry) - set(_TOPIC_KEYS)
         if unknown:
+            hints = []
+            for key in sorted(unknown):
+                close = difflib.get_close_matches(key, _TOPIC_KEYS, n=1)
+                hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
             raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"{where}: unknown key(s) {', '.join(hints)}; "
                 "allowed are query, sources, discovery."
             )
         query = entry.get("query", "")
@@ -326,6 +375,12 @@ def load_topics(path: Path) -> dict[str, Topic]:
         key = topic_key(name)
         if not key:
             raise ConfigError(f"Topics file {path}: a topic name must not be empty.")
+        if key in spelled:
+            raise ConfigError(
+                f"Topics file {path}: [topics.{spelled[key]}] and [topics.{name}] are the same "
+                f"topic ({key!r}: names ignore case and spacing). Merge them into one table."
+            )
+        spelled[key] = name
         topics[key] = Topic(key, query, list(sources), discovery)
     return topics
 

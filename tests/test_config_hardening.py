@@ -4,6 +4,7 @@ as documented. Every case is a real environment, a real ``.env`` or a real file.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -277,3 +278,74 @@ def test_writing_commands_on_a_read_only_data_directory_name_it_and_the_fix(
         assert str(read_only_data_dir) in message
         assert "writable" in message
         assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- 10. silent typos
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_an_unknown_setting_in_the_environment_is_a_warning_with_the_closest_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_MAX_STORYS", "9")
+    settings = load_settings()
+    assert settings.max_stories == 5  # ignored, as before, but no longer silently
+    (message,) = warnings_of(caplog)
+    assert "BRIEFBOT_MAX_STORYS" in message
+    assert "the environment" in message
+    assert "did you mean BRIEFBOT_MAX_STORIES?" in message
+
+
+def test_an_unknown_setting_in_the_dotenv_file_is_a_warning_with_the_closest_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".env").write_text("BRIEFBOT_MAX_STORIES=9\nBRIEFBOT_HTTP_TIMOUT=3\n")
+    assert load_settings().max_stories == 9
+    (message,) = warnings_of(caplog)
+    assert "BRIEFBOT_HTTP_TIMOUT" in message
+    assert ".env" in message
+
+
+def test_known_settings_and_other_variables_give_no_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_MAX_STORIES", "9")
+    monkeypatch.setenv("briefbot_max_points", "3")  # keys are case-insensitive
+    monkeypatch.setenv("BRIEFBOT_BENCH_DATA", "/tmp/data")  # read by bench/, not a setting
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-1")  # the SDK's, not ours
+    settings = load_settings()
+    assert (settings.max_stories, settings.max_points) == (9, 3)
+    assert warnings_of(caplog) == []
+
+
+def test_an_unknown_table_in_the_topics_file_is_a_warning_with_the_closest_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text('[topics.ukraine]\nquery = "kyiv"\n\n[topic.gaza]\nquery = "gaza"\n')
+    assert list(load_topics(path)) == ["ukraine"]
+    (message,) = warnings_of(caplog)
+    assert "[topic]" in message
+    assert "did you mean [topics.NAME]?" in message
+
+
+def test_two_topics_differing_only_in_case_are_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        '[topics.Ukraine]\nquery = "kyiv"\n\n[topics."ukraine "]\nsources = ["a.rss"]\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_topics(path)
+    assert "[topics.Ukraine]" in str(err.value)
+    assert "[topics.ukraine ]" in str(err.value)
+    assert "Merge them" in str(err.value)
+
+
+def test_an_unknown_key_of_a_topic_names_the_closest_key(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text('[topics.ukraine]\nsource = ["a.rss"]\n')
+    with pytest.raises(ConfigError, match=r"source \(did you mean sources\?\)"):
+        load_topics(path)

@@ -2,7 +2,11 @@
 
 ``Settings`` is read once from environment variables and ``.env`` (see
 ``.env.example`` for every key). ``load_settings`` turns pydantic's
-validation errors into a ``ConfigError`` that names the variable and the fix.
+validation errors into a ``ConfigError`` that names the variable and the fix. Every
+number has an upper bound (nothing overflows later), an empty value (``KEY=``) means
+unset, and an unknown ``BRIEFBOT_*`` key is logged as a warning naming the closest one.
+Files that cannot be read or written (the topics file, ``.env``) raise ``ConfigError``
+naming the path.
 
 Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
 
@@ -10,6 +14,8 @@ Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
     query = "ukraine OR kyiv OR zelensky"   # optional; defaults to the topic's words
     sources = ["https://example.org/world.rss", "./local/feed.xml"]
     discovery = true                         # also ask GDELT / Google News (needs internet)
+
+Names are normalised by ``topic_key``: two tables that are one topic under it are refused.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ __all__ = [
     "load_topics",
     "parse_duration",
     "save_topics",
+    "setting_keys",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +76,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # ``KEY=`` (as in .env.example) means unset: the default, or None for optional keys.
+        env_ignore_empty=True,
         # nan and inf pass no bound check that means anything; refuse them outright.
         allow_inf_nan=False,
     )

@@ -16,7 +16,15 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.cli import app
-from bot.config import MAX_DURATION, Settings, Topic, load_settings, load_topics, save_topics
+from bot.config import (
+    MAX_DURATION,
+    Settings,
+    Topic,
+    load_settings,
+    load_topics,
+    save_topics,
+    setting_keys,
+)
 from bot.errors import ConfigError
 
 ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
@@ -349,3 +357,58 @@ def test_an_unknown_key_of_a_topic_names_the_closest_key(tmp_path: Path) -> None
     path.write_text('[topics.ukraine]\nsource = ["a.rss"]\n')
     with pytest.raises(ConfigError, match=r"source \(did you mean sources\?\)"):
         load_topics(path)
+
+
+# ---------------------------------------------------------------- 11. .env.example as documented
+
+
+def uncommented(example: Path) -> dict[str, str]:
+    """Every ``# KEY=value`` line of ``example``, uncommented exactly as written."""
+    found = {}
+    for line in example.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"# ([A-Z][A-Z0-9_]*)=(.*)", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def test_env_example_uncommented_as_written_is_a_working_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = uncommented(ENV_EXAMPLE)
+    assert set(lines) == set(setting_keys())  # every setting is documented, and only those
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    monkeypatch.delenv("BRIEFBOT_DATA_DIR")  # only the file speaks
+    settings = load_settings()
+    assert warnings_of(caplog) == []
+    assert settings.data_dir == Path("data")
+    assert settings.database_url is None
+    assert settings.openai_api_key is None
+    assert settings.daily_token_budget is None
+    assert settings.max_points == 6
+    code, out, err = run("stories")
+    assert (code, out.strip()) == (0, "no stories"), err
+    assert (tmp_path / "data" / "briefbot.sqlite3").is_file()
+    code, _, err = run("usage", "--format", "json")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_an_empty_value_means_unset(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = [
+        "BRIEFBOT_DAILY_TOKEN_BUDGET",
+        "BRIEFBOT_PRICE_PROMPT_PER_MTOK",
+        "BRIEFBOT_MAX_STORIES",
+    ]
+    for key in empty:
+        if where == "environment":
+            monkeypatch.setenv(key, "")
+        else:
+            with (tmp_path / ".env").open("a") as env:
+                env.write(f"{key}=\n")
+    settings = load_settings()
+    assert settings.daily_token_budget is None
+    assert settings.price_prompt_per_mtok is None
+    assert settings.max_stories == 5  # a required setting's default

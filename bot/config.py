@@ -2,7 +2,11 @@
 
 ``Settings`` is read once from environment variables and ``.env`` (see
 ``.env.example`` for every key). ``load_settings`` turns pydantic's
-validation errors into a ``ConfigError`` that names the variable and the fix.
+validation errors into a ``ConfigError`` that names the variable and the fix. Every
+number has an upper bound (nothing overflows later), an empty value (``KEY=``) means
+unset, and an unknown ``BRIEFBOT_*`` key is logged as a warning naming the closest one.
+Files that cannot be read or written (the topics file, ``.env``) raise ``ConfigError``
+naming the path.
 
 Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
 
@@ -10,11 +14,17 @@ Topics live in a TOML file whose path is the ``BRIEFBOT_TOPICS_FILE`` setting::
     query = "ukraine OR kyiv OR zelensky"   # optional; defaults to the topic's words
     sources = ["https://example.org/world.rss", "./local/feed.xml"]
     discovery = true                         # also ask GDELT / Google News (needs internet)
+
+Names are normalised by ``topic_key``: two tables that are one topic under it are refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import errno
 import json
+import logging
 import os
 import re
 import tomllib
@@ -23,6 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -38,10 +49,18 @@ __all__ = [
     "load_topics",
     "parse_duration",
     "save_topics",
+    "setting_keys",
 ]
+
+log = logging.getLogger(__name__)
 
 DiscoveryName = Literal["gdelt", "googlenews"]
 _DEFAULT_DISCOVERY: tuple[DiscoveryName, ...] = ("gdelt", "googlenews")
+
+
+# The largest daily token budget accepted: far above any real spend, and within a
+# 64-bit database integer.
+MAX_TOKEN_BUDGET = 10**12
 
 
 def default_data_dir() -> Path:
@@ -57,6 +76,10 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # ``KEY=`` (as in .env.example) means unset: the default, or None for optional keys.
+        env_ignore_empty=True,
+        # nan and inf pass no bound check that means anything; refuse them outright.
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="BRIEFBOT_DATA_DIR")
@@ -67,8 +90,10 @@ class Settings(BaseSettings):
     )
 
     # Fetching
-    http_timeout: float = Field(default=15.0, gt=0, alias="BRIEFBOT_HTTP_TIMEOUT")
-    max_body_bytes: int = Field(default=5_000_000, gt=0, alias="BRIEFBOT_MAX_BODY_BYTES")
+    http_timeout: float = Field(default=15.0, gt=0, le=600, alias="BRIEFBOT_HTTP_TIMEOUT")
+    max_body_bytes: int = Field(
+        default=5_000_000, gt=0, le=1_000_000_000, alias="BRIEFBOT_MAX_BODY_BYTES"
+    )
     max_redirects: int = Field(default=5, ge=0, le=20, alias="BRIEFBOT_MAX_REDIRECTS")
     fetch_concurrency: int = Field(default=8, ge=1, le=64, alias="BRIEFBOT_FETCH_CONCURRENCY")
     fetch_full_text: bool = Field(default=True, alias="BRIEFBOT_FETCH_FULL_TEXT")
@@ -90,7 +115,10 @@ class Settings(BaseSettings):
 
     # Stories and briefings
     since: str = Field(default="48h", alias="BRIEFBOT_SINCE")
-    story_window_days: float = Field(default=7.0, gt=0, alias="BRIEFBOT_STORY_WINDOW_DAYS")
+    # At most MAX_DURATION (defined below with parse_duration), like every window.
+    story_window_days: float = Field(
+        default=7.0, gt=0, le=36500, alias="BRIEFBOT_STORY_WINDOW_DAYS"
+    )
     max_stories: int = Field(default=5, ge=1, le=50, alias="BRIEFBOT_MAX_STORIES")
     max_points: int = Field(default=MAX_POINTS, ge=1, le=20, alias="BRIEFBOT_MAX_POINTS")
     brief_concurrency: int = Field(default=4, ge=1, le=32, alias="BRIEFBOT_BRIEF_CONCURRENCY")
@@ -102,25 +130,33 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     model: str = Field(default="gpt-4.1-mini", alias="BRIEFBOT_MODEL")
-    llm_timeout: float = Field(default=60.0, gt=0, alias="BRIEFBOT_LLM_TIMEOUT")
-    llm_connect_timeout: float = Field(default=5.0, gt=0, alias="BRIEFBOT_LLM_CONNECT_TIMEOUT")
+    llm_timeout: float = Field(default=60.0, gt=0, le=3600, alias="BRIEFBOT_LLM_TIMEOUT")
+    llm_connect_timeout: float = Field(
+        default=5.0, gt=0, le=300, alias="BRIEFBOT_LLM_CONNECT_TIMEOUT"
+    )
     llm_max_retries: int = Field(default=2, ge=0, le=10, alias="BRIEFBOT_LLM_MAX_RETRIES")
     structured_output: Literal["auto", "json_schema", "json_object"] = Field(
         default="auto", alias="BRIEFBOT_STRUCTURED_OUTPUT"
     )
-    prompt_token_budget: int = Field(default=6000, ge=500, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET")
-    max_completion_tokens: int = Field(default=1200, ge=100, alias="BRIEFBOT_MAX_COMPLETION_TOKENS")
+    prompt_token_budget: int = Field(
+        default=6000, ge=500, le=1_000_000, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET"
+    )
+    max_completion_tokens: int = Field(
+        default=1200, ge=100, le=200_000, alias="BRIEFBOT_MAX_COMPLETION_TOKENS"
+    )
     prompts_dir: Path | None = Field(default=None, alias="BRIEFBOT_PROMPTS_DIR")
     # Overrides of the price table (bot.summarize.pricing), US dollars per million tokens
     price_prompt_per_mtok: float | None = Field(
-        default=None, ge=0, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK"
+        default=None, ge=0, le=1000, alias="BRIEFBOT_PRICE_PROMPT_PER_MTOK"
     )
     price_completion_per_mtok: float | None = Field(
-        default=None, ge=0, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
+        default=None, ge=0, le=1000, alias="BRIEFBOT_PRICE_COMPLETION_PER_MTOK"
     )
-    daily_token_budget: int | None = Field(default=None, ge=1, alias="BRIEFBOT_DAILY_TOKEN_BUDGET")
+    daily_token_budget: int | None = Field(
+        default=None, ge=1, le=MAX_TOKEN_BUDGET, alias="BRIEFBOT_DAILY_TOKEN_BUDGET"
+    )
     channel_daily_token_budget: int | None = Field(
-        default=None, ge=1, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
+        default=None, ge=1, le=MAX_TOKEN_BUDGET, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
     )
 
     @field_validator("discovery", mode="before")
@@ -162,14 +198,14 @@ class Settings(BaseSettings):
 
 
 _FIXES: dict[str, str] = {
-    "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0, e.g. 15",
-    "BRIEFBOT_MAX_BODY_BYTES": "a whole number of bytes greater than 0, e.g. 5000000",
+    "BRIEFBOT_HTTP_TIMEOUT": "a number of seconds greater than 0 and at most 600, e.g. 15",
+    "BRIEFBOT_MAX_BODY_BYTES": "a whole number of bytes from 1 to 1000000000, e.g. 5000000",
     "BRIEFBOT_MAX_REDIRECTS": "a whole number from 0 to 20",
     "BRIEFBOT_FETCH_CONCURRENCY": "a whole number from 1 to 64",
     "BRIEFBOT_FETCH_FULL_TEXT": "true or false",
     "BRIEFBOT_DISCOVERY": "a comma-separated list of gdelt, googlenews (or 'none')",
     "BRIEFBOT_SINCE": "a duration such as 90m, 48h or 7d",
-    "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0, e.g. 7",
+    "BRIEFBOT_STORY_WINDOW_DAYS": "a number of days greater than 0 and at most 36500, e.g. 7",
     "BRIEFBOT_MAX_STORIES": "a whole number from 1 to 50",
     "BRIEFBOT_MAX_POINTS": "a whole number of key points per story from 1 to 20, e.g. 6",
     "BRIEFBOT_BRIEF_CONCURRENCY": "a whole number of stories briefed at once, from 1 to 32",
@@ -177,23 +213,43 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_INGEST_BATCH_SIZE": "a whole number of articles per write, from 1 to 5000",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
-    "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0, e.g. 60",
-    "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0, e.g. 5",
+    "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0 and at most 3600, e.g. 60",
+    "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0 and at most 300, e.g. 5",
     "BRIEFBOT_LLM_MAX_RETRIES": "a whole number from 0 to 10",
     "BRIEFBOT_STRUCTURED_OUTPUT": "auto, json_schema or json_object",
-    "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens of at least 500, e.g. 6000",
-    "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens of at least 100, e.g. 1200",
-    "BRIEFBOT_PRICE_PROMPT_PER_MTOK": "US dollars per million prompt tokens, e.g. 0.40, or unset",
-    "BRIEFBOT_PRICE_COMPLETION_PER_MTOK": "US dollars per million completion tokens, e.g. 1.60, "
-    "or unset",
-    "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day, or leave it unset",
-    "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day, or unset",
+    "BRIEFBOT_PROMPT_TOKEN_BUDGET": "a whole number of tokens from 500 to 1000000, e.g. 6000",
+    "BRIEFBOT_MAX_COMPLETION_TOKENS": "a whole number of tokens from 100 to 200000, e.g. 1200",
+    "BRIEFBOT_PRICE_PROMPT_PER_MTOK": "US dollars per million prompt tokens from 0 to 1000, "
+    "e.g. 0.40, or unset",
+    "BRIEFBOT_PRICE_COMPLETION_PER_MTOK": "US dollars per million completion tokens from 0 to "
+    "1000, e.g. 1.60, or unset",
+    "BRIEFBOT_DAILY_TOKEN_BUDGET": "a whole number of tokens per day from 1 to 1000000000000, "
+    "or leave it unset",
+    "BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET": "a whole number of tokens per channel per day from 1 "
+    "to 1000000000000, or unset",
 }
 
 
+# Variables with our prefix that other parts of the repository read; not settings.
+_NOT_SETTINGS = frozenset({"BRIEFBOT_BENCH_DATA"})
+
+
+def setting_keys() -> list[str]:
+    """Every key ``Settings`` reads, as spelled in the environment and ``.env``."""
+    return [field.alias or name.upper() for name, field in Settings.model_fields.items()]
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix."""
+    """Read settings from the environment and ``.env``; raise ``ConfigError`` naming the fix.
+
+    An unknown ``BRIEFBOT_*`` key (a typo such as ``BRIEFBOT_MAX_STORYS``) is logged as a
+    warning naming the closest known key, since pydantic would ignore it silently.
+    """
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
     try:
+        if env_file.exists() and not env_file.is_file():
+            raise IsADirectoryError(errno.EISDIR, "it is not a regular file", str(env_file))
+        _warn_unknown_keys(env_file)
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
@@ -207,6 +263,33 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"Invalid setting: {exc}. See .env.example for the accepted values."
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read the settings file {env_file.resolve()}: {_reason(exc)}. Make it a "
+            "readable UTF-8 text file of KEY=value lines (see .env.example), or remove it."
+        ) from None
+
+
+def _warn_unknown_keys(env_file: Path) -> None:
+    known = setting_keys()
+    found: dict[str, str] = {}
+    if env_file.is_file():
+        for key in dotenv_values(env_file, encoding="utf-8"):
+            found[key.upper()] = str(env_file)
+    for key in os.environ:
+        found[key.upper()] = "the environment"
+    for key, where in sorted(found.items()):
+        if not key.startswith("BRIEFBOT_") or key in known or key in _NOT_SETTINGS:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see .env.example for every key."
+        log.warning("Unknown setting %s in %s is ignored; %s", key, where, hint)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
@@ -230,29 +313,63 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[unit]: amount})
 
 
+_TOPIC_KEYS = ("query", "sources", "discovery")
+
+
 def load_topics(path: Path) -> dict[str, Topic]:
-    """Read the topics file; a missing file means no topics. Raises ``ConfigError``."""
-    if not path.exists():
-        return {}
+    """Read the topics file; a missing file means no topics. Raises ``ConfigError``.
+
+    An unknown top-level table (``[topic.x]`` for ``[topics.x]``) is logged as a warning;
+    two topics whose names differ only in case or spacing are refused.
+    """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Topics file {path} is a directory, not a file. Point BRIEFBOT_TOPICS_FILE at a "
+            "TOML file, or move the directory away."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the topics file {path}: {_reason(exc)}. Make it readable "
+            "(e.g. chmod u+r) or point BRIEFBOT_TOPICS_FILE at another file."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Topics file {path} is not UTF-8 text: {exc}. Save it as UTF-8 or point "
+            "BRIEFBOT_TOPICS_FILE at another file."
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"Topics file {path} is not valid TOML: {exc}. Fix the file or point "
             "BRIEFBOT_TOPICS_FILE at another one."
         ) from None
+    for name in raw:
+        if name != "topics":
+            close = difflib.get_close_matches(name, ["topics"], n=1)
+            hint = f"did you mean [{close[0]}.NAME]?" if close else "topics are [topics.NAME]."
+            log.warning("Topics file %s: unknown table [%s] is ignored; %s", path, name, hint)
     table = raw.get("topics", {})
     if not isinstance(table, dict):
         raise ConfigError(f"Topics file {path}: 'topics' must be a table like [topics.NAME].")
     topics: dict[str, Topic] = {}
+    spelled: dict[str, str] = {}
     for name, entry in table.items():
         where = f"Topics file {path}, [topics.{name}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table with query/sources/discovery keys.")
-        unknown = set(entry) - {"query", "sources", "discovery"}
+        unknown = set(entry) - set(_TOPIC_KEYS)
         if unknown:
+            hints = []
+            for key in sorted(unknown):
+                close = difflib.get_close_matches(key, _TOPIC_KEYS, n=1)
+                hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
             raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"{where}: unknown key(s) {', '.join(hints)}; "
                 "allowed are query, sources, discovery."
             )
         query = entry.get("query", "")
@@ -267,13 +384,22 @@ def load_topics(path: Path) -> dict[str, Topic]:
         key = topic_key(name)
         if not key:
             raise ConfigError(f"Topics file {path}: a topic name must not be empty.")
+        if key in spelled:
+            raise ConfigError(
+                f"Topics file {path}: [topics.{spelled[key]}] and [topics.{name}] are the same "
+                f"topic ({key!r}: names ignore case and spacing). Merge them into one table."
+            )
+        spelled[key] = name
         topics[key] = Topic(key, query, list(sources), discovery)
     return topics
 
 
 def save_topics(path: Path, topics: dict[str, Topic]) -> None:
-    """Write the topics file atomically (a crash leaves the previous file intact)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the topics file atomically (a crash leaves the previous file intact).
+
+    Raises ``ConfigError`` naming the path when it cannot be written (a read-only data
+    directory, a directory where the file should be).
+    """
     data: dict[str, Any] = {"topics": {}}
     for name in sorted(topics):
         topic = topics[name]
@@ -282,5 +408,18 @@ def save_topics(path: Path, topics: dict[str, Topic]) -> None:
             entry["query"] = topic.query
         data["topics"][name] = entry
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        failed = exc.filename or path
+        raise ConfigError(
+            f"Cannot write the topics file {path} ({failed}: {_reason(exc)}). Make "
+            f"{path.parent} a writable directory, or point BRIEFBOT_TOPICS_FILE at a file "
+            "in one."
+        ) from None

@@ -10,14 +10,16 @@ deadlock upgrading a read lock to a write lock; they wait for each other.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, pool
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +71,33 @@ def create_store_engine(url: str) -> Engine:
         ) from None
 
 
+def _read_only(path: Path, url: URL) -> URL:
+    """A read-only URL for a database in a directory we cannot write (SQLite could create
+    neither a journal nor WAL's shared-memory file there): reading commands still work; a
+    write transaction raises ``ConfigError`` (see ``_on_begin``)."""
+    if not path.is_file():
+        raise ConfigError(
+            f"Cannot create the database {path}: its directory {path.parent} is read-only. "
+            "Make it writable, or set BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."
+        )
+    log.info("%s is in a read-only directory: opened read-only", path)
+    # No other process can write there either, so nothing changes under us (immutable),
+    # unless a write-ahead log was left behind: then it must be read, locks and all.
+    wal = path.with_name(path.name + "-wal").exists()
+    options = "mode=ro" if wal else "mode=ro&immutable=1"
+    return url.set(database=f"file:{quote(str(path))}?{options}", query={"uri": "true"})
+
+
 def _sqlite_engine(url: URL) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"timeout": _BUSY_TIMEOUT_SECONDS}}
+    read_only: Path | None = None  # the database file, when opened read-only
     if _is_memory(url):
         # One shared connection, or every checkout would see a new empty database.
         kwargs["poolclass"] = pool.StaticPool
         kwargs["connect_args"]["check_same_thread"] = False
     elif url.database and not url.database.startswith("file:"):
-        directory = Path(url.database).expanduser().parent
+        path = Path(url.database).expanduser()
+        directory = path.parent
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -84,6 +105,8 @@ def _sqlite_engine(url: URL) -> Engine:
                 f"Cannot create the directory {directory} for the SQLite database: "
                 f"{exc.strerror or exc}. Set BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."
             ) from None
+        if not os.access(directory, os.W_OK):  # also a read-only file system, even for root
+            url, read_only = _read_only(path, url), path
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -92,13 +115,20 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            if read_only is None:  # setting the journal mode is a write
+                cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "")
+        if read_only is not None and mode == "IMMEDIATE":  # a write transaction (``writer``)
+            raise ConfigError(
+                f"The database {read_only} is in a read-only directory ({read_only.parent}) and "
+                "this command writes to it. Make the directory writable, or set "
+                "BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."
+            )
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine

@@ -31,6 +31,7 @@ from bot.demo import demo_sources, demo_topics
 from bot.domain import terminal, topic_key, utcnow
 from bot.errors import BriefbotError, ConfigError, InvalidRequest
 from bot.pipeline import shift_articles
+from bot.redact import redact
 from bot.service import BriefingService
 from bot.usage import GROUPINGS
 
@@ -71,7 +72,7 @@ class UsageError(InvalidRequest):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    console.stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    console.stderr.print(f"[bold red]error:[/] {redact(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.domain import Briefing
+from bot.redact import RedactingFilter
 from bot.render.json import to_json_dict
 from bot.render.markdown import to_markdown
 from bot.render.text import to_text
@@ -33,8 +34,10 @@ stderr = Console(stderr=True, highlight=False)
 
 
 def setup_logging(level: str) -> None:
-    """Log to stderr through rich; quiet down chatty libraries."""
+    """Log to stderr through rich, every record redacted (``bot.redact``); quiet down chatty
+    libraries."""
     handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False)
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     for noisy in ("httpx2", "httpcore2", "trafilatura", "alembic", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -72,7 +72,7 @@ class UsageError(InvalidRequest):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    console.stderr.print(f"[bold red]error:[/] {redact(message)}", markup=True, highlight=False)
+    console.print_error(redact(message))
     raise typer.Exit(code)
 
 
@@ -190,9 +190,9 @@ def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
 
             console.emit(json.dumps([to_json_dict(b) for b in briefings], indent=2))
             return
-        console.stderr.print(
-            f"[dim]demo: {len(report.new_articles)} articles, {report.copies} copies, "
-            f"{len(report.new_stories)} stories from {len(demo_sources())} bundled files[/]"
+        console.print_note(
+            f"demo: {len(report.new_articles)} articles, {report.copies} copies, "
+            f"{len(report.new_stories)} stories from {len(demo_sources())} bundled files"
         )
         for briefing in briefings:
             console.emit(console.render_briefing(briefing, output))
@@ -230,7 +230,7 @@ def ingest(
                 result = await service.ingest(specs, progress=update)
         report = result.report
         for error in result.errors:
-            console.stderr.print(f"[yellow]{error.source}[/]: {error.error}", highlight=False)
+            console.print_source_error(error.source, error.error)
         console.emit(
             f"{len(report.new_articles)} new articles ({report.copies} copies), "
             f"{len(report.updated_articles)} updated, {len(report.new_stories)} new stories, "

@@ -2,6 +2,10 @@
 
 Machine-readable output (``--format json``) goes to stdout alone; everything
 meant for a person watching (progress, warnings) goes to stderr.
+
+Text that did not come from our own code (topic names, paths, URLs, error messages, log
+records) is never read as rich markup: it goes out as ``Text`` objects or with
+``markup=False``, so ``briefbot[postgres]`` or a topic named ``[x]`` prints as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.domain import Briefing
 from bot.redact import RedactingFilter
@@ -74,6 +79,21 @@ def render_briefing(briefing: Briefing, fmt: OutputFormat) -> str:
     return to_text(briefing)
 
 
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, the message as plain text."""
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+
+
+def print_source_error(source: str, error: str) -> None:
+    """``<source>: <error>`` on stderr for one source that could not be gathered."""
+    stderr.print(Text.assemble((source, "yellow"), ": ", error), highlight=False)
+
+
+def print_note(message: str) -> None:
+    """A dim remark for the person watching, on stderr."""
+    stderr.print(Text(message, style="dim"), highlight=False)
+
+
 def emit(text: str) -> None:
     """Write to stdout verbatim (no markup interpretation, no wrapping changes)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -93,9 +113,9 @@ def _cost(totals: UsageTotals) -> str:
     return "unknown" if cost is None else f"${cost:,.4f}"
 
 
-def _usage_row(key: str, totals: UsageTotals) -> list[str]:
+def _usage_row(key: str, totals: UsageTotals) -> list[str | Text]:
     return [
-        key,
+        Text(key),  # a topic, channel or model name: plain text, never markup
         f"{totals.briefings:,}",
         f"{totals.llm_briefings:,}",
         f"{totals.cached_briefings:,}",
@@ -106,10 +126,10 @@ def _usage_row(key: str, totals: UsageTotals) -> list[str]:
     ]
 
 
-def _budget_row(scope: str, use: BudgetUse) -> list[str]:
+def _budget_row(scope: str, use: BudgetUse) -> list[str | Text]:
     share = f"{use.spent / use.limit:.0%}"
     state = "used up" if use.used_up else f"{use.remaining:,} left"
-    return [scope, f"{use.spent:,}", f"{use.limit:,}", share, state]
+    return [Text(scope), f"{use.spent:,}", f"{use.limit:,}", share, state]
 
 
 def usage_lines(report: UsageReport) -> list[str | Table]:

@@ -9,8 +9,9 @@ rendered, every log record (``bot.adapters.console.setup_logging`` installs
 What it hides, each replaced by ``***``:
 
 - the userinfo of a URL: its password (``https://user:pass@host/`` ->
-  ``https://user:***@host/``), or all of it when there is no password (``https://token@host``
-  -> ``https://***@host``), and a ``user:pass@host`` without a scheme;
+  ``https://user:***@host/``), or all of it when it is a long user name alone, likely a
+  token (``https://ghp_0123...@host`` -> ``https://***@host``), and a ``user:pass@host``
+  without a scheme;
 - the value of an ``Authorization`` header, and any ``Bearer``/``Basic``/``Token`` value;
 - secret-looking query parameters (``?api_key=``, ``token=``, ``password=`` ...);
 - OpenAI keys (``sk-...``, ``sk-proj-...``), Slack tokens (``xoxb-``, ``xoxp-``, ``xoxa-``,
@@ -37,8 +38,12 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#\"'<>:@]*:)[^/\s?#\"'<>]*@"),
         rf"\g<1>{REDACTED}@",
     ),
-    # URL userinfo without a password (often a token itself): scheme://token@host.
-    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#\"'<>:]*@"), rf"\g<1>{REDACTED}@"),
+    # URL userinfo without a password that is long enough to be a token (scheme://token@host);
+    # a short user name alone (postgresql://briefbot@db) stays.
+    (
+        re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#\"'<>:@]{16,}@"),
+        rf"\g<1>{REDACTED}@",
+    ),
     # Userinfo without a scheme, as in a DSN written "user:pass@host/db".
     (
         re.compile(r"(?<![\w/.%+-])[A-Za-z0-9._%+-]+:[^\s@/:\"'<>]+@(?=[A-Za-z0-9[])"),

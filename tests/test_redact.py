@@ -18,7 +18,7 @@ DISCORD = "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GaBcDe.abcdefghijklmnopqrstuvwxyz012345678
     ("text", "secret"),
     [
         pytest.param("http://user:s3cret@host/v1", "s3cret", id="url-userinfo"),
-        pytest.param("https://token@host:8080/feed.xml", "token@", id="url-user-only"),
+        pytest.param("https://ghp_0123456789abcdefghijkl@host/x", "ghp_", id="url-token-only"),
         pytest.param("postgresql+psycopg://bb:p@ss@db:5432/x", "p@ss", id="dsn-password-with-@"),
         pytest.param("DATABASE_URL 'bb:hunter2@db/x' is bad", "hunter2", id="no-scheme"),
         pytest.param("Authorization: Bearer abc.def-ghi", "abc.def-ghi", id="authorization"),
@@ -43,6 +43,7 @@ def test_every_kind_of_credential_is_replaced(text: str, secret: str) -> None:
     "text",
     [
         "HTTP 404 from https://news.example/feed.xml",
+        "use postgresql+psycopg://briefbot@db/briefbot",
         "the daily token budget is used up (1,200 of 1,000 tokens)",
         "max_tokens=300 and tokens=5 are settings, not secrets",
         "see www.example.com/a.b.c and task-id 1.2.3",

@@ -4,7 +4,11 @@
 
     BriefbotError                   base of everything raised on purpose
     ├── ConfigError                 bad or missing setting / topics file (exit code 2)
-    │   └── InvalidRequest          a request's argument is invalid (empty topic, bad zone)
+    │   ├── InvalidRequest          a request's argument is invalid (empty topic, bad zone)
+    │   ├── StoreConfigError        DATABASE_URL or the data directory is unusable (also a
+    │   │                           StoreError)
+    │   └── PromptFileError         a prompt file or the prompts folder is missing or invalid
+    │                               (also a PromptError)
     ├── SourceFetchError            one source could not be gathered (reported per source)
     │   ├── SourceHTTPError         non-2xx status (carries ``status_code``)
     │   ├── SourceTooLargeError     body over the size cap (carries ``limit``)
@@ -26,6 +30,10 @@
 
 Every message is redacted when the error is made (``bot.redact``): no URL userinfo, key or
 token reaches a person, a log or the store through an error's text.
+
+A configuration problem found by another area (the store's URL or directory, the prompt
+files) is raised there as a ``ConfigError`` subclass that is also that area's error, so the
+CLI exits 2 for it by its class, and code catching ``StoreError``/``PromptError`` still does.
 
 The LLM errors live here, not beside the client, so the briefer can catch them without
 importing the openai SDK; every one raised after the server answered carries the tokens
@@ -94,12 +102,23 @@ class StoreError(BriefbotError):
     """The database could not be read or written."""
 
 
+class StoreConfigError(ConfigError, StoreError):
+    """The database cannot be used because of the configuration: ``DATABASE_URL`` is not a
+    database URL or names a driver that is not installed, or the SQLite file or its
+    directory (``BRIEFBOT_DATA_DIR``) cannot be created or opened."""
+
+
 class SummarizerError(BriefbotError):
     """A summarizer could not produce a briefing."""
 
 
 class PromptError(SummarizerError):
     """A prompt template is missing, unreadable, or uses unknown/missing variables."""
+
+
+class PromptFileError(ConfigError, PromptError):
+    """A prompt file or the prompts folder (``BRIEFBOT_PROMPTS_DIR``) is missing, unreadable
+    or invalid, found when the prompts are loaded at start-up."""
 
 
 class LLMError(SummarizerError):

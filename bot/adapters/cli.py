@@ -4,7 +4,9 @@ Each command parses its arguments, calls the service, and renders the result; th
 cases themselves live in ``bot.service``. The terminal is a channel (``terminal``): its
 briefings are saved, budgeted and reported like any chat channel's.
 
-Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure.
+Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure; 130 when
+interrupted, 141 (128 + SIGPIPE, as for a program the signal stops) when the reader of
+stdout went away (``briefbot demo | head -1``), quietly.
 Every command goes through one error boundary (``_run``): expected errors
 become one plain sentence on stderr; unexpected ones are logged with a
 traceback and the user gets a short apology.
@@ -37,6 +39,7 @@ from bot.usage import GROUPINGS
 
 log = logging.getLogger("bot.adapters.cli")
 T = TypeVar("T")
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE (13): what a shell reports for a closed pipe
 
 app = typer.Typer(
     name="briefbot",
@@ -86,6 +89,9 @@ def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         _fail(str(exc), 2)
     except BriefbotError as exc:
         _fail(str(exc), 1)
+    except console.OutputClosed:
+        console.silence_stdout()
+        raise typer.Exit(EXIT_OUTPUT_CLOSED) from None
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,10 +95,35 @@ def print_note(message: str) -> None:
     stderr.print(Text(message, style="dim"), highlight=False)
 
 
+class OutputClosed(Exception):
+    """Whoever read stdout has gone (``briefbot demo | head -1``): nothing more can be shown."""
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise OutputClosed from None
+
+
 def emit(text: str) -> None:
-    """Write to stdout verbatim (no markup interpretation, no wrapping changes)."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
+    """Write to stdout verbatim (no markup interpretation, no wrapping changes); raises
+    ``OutputClosed`` when the reader has closed it."""
+    with _writing():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of what is
+    still buffered for a closed pipe does not fail once more (the Python docs' recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing to silence
+        return
+    os.close(devnull)
 
 
 # ---------------------------------------------------------------------- usage
@@ -189,5 +215,6 @@ def usage_lines(report: UsageReport) -> list[str | Table]:
 
 
 def print_usage(report: UsageReport) -> None:
-    for item in usage_lines(report):
-        stdout.print(item, markup=False, highlight=False)
+    with _writing():
+        for item in usage_lines(report):
+            stdout.print(item, markup=False, highlight=False)

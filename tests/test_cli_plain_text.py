@@ -3,11 +3,14 @@ as rich markup: topic names, paths, URLs and error messages with square brackets
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.adapters import console
 from bot.adapters.cli import app
 
 DEMO = Path(__file__).resolve().parent.parent / "bot" / "demo" / "data"
@@ -51,3 +54,24 @@ def test_usage_table_prints_a_topic_name_with_brackets() -> None:
     code, out, err = run("usage", "--by", "topic", "--since", "36500d")
     assert code == 0, err
     assert "[/x] strike" in out
+
+
+def test_the_progress_label_is_plain_text_and_redacted() -> None:
+    screen = Console(file=io.StringIO(), force_terminal=True, width=200)
+    source = "https://reader:SENTINELPASS@news.example/[/feeds]/world.xml"
+    with console.fetch_progress(True, console=screen) as update:
+        assert update is not None
+        update(source, 1, 2)
+    shown = screen.file.getvalue()
+    assert "reader:***@news.example/[/feeds]/world.xml" in shown
+    assert "SENTINELPASS" not in shown
+
+
+def test_topics_list_shows_sources_without_credentials() -> None:
+    feed = "https://reader:SENTINELPASS@news.example/[x]/feed.xml"
+    assert run("topics", "add", "[x] world", "--source", feed)[0] == 0
+    code, out, _ = run("topics", "list")
+    assert code == 0
+    assert "[x] world" in out
+    assert "https://reader:***@news.example/[x]/feed.xml" in out
+    assert "SENTINELPASS" not in out

@@ -340,7 +340,7 @@ def topics_list() -> None:
             extra = " (+discovery)" if topic.discovery else ""
             console.emit(f"{topic.name}: query={topic.effective_query!r}{extra}")
             for spec in topic.sources:
-                console.emit(f"    {spec}")
+                console.emit(f"    {redact(spec)}")  # stdout gets pasted: no credentials
 
     _run(run)
 

@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.domain import Briefing
-from bot.redact import RedactingFilter
+from bot.redact import RedactingFilter, redact
 from bot.render.json import to_json_dict
 from bot.render.markdown import to_markdown
 from bot.render.text import to_text
@@ -50,9 +50,11 @@ def setup_logging(level: str) -> None:
 
 
 @contextmanager
-def fetch_progress(enabled: bool) -> Iterator[Any]:
-    """A progress callback ``(source, done, total)`` drawing a bar on stderr when interactive."""
-    if not enabled or not stderr.is_terminal:
+def fetch_progress(enabled: bool, *, console: Console | None = None) -> Iterator[Any]:
+    """A progress callback ``(source, done, total)`` drawing a bar on ``console`` (stderr)
+    when it is interactive; the source is shown redacted and as plain text."""
+    console = console or stderr
+    if not enabled or not console.is_terminal:
         yield None
         return
     with Progress(
@@ -61,13 +63,14 @@ def fetch_progress(enabled: bool) -> Iterator[Any]:
         MofNCompleteColumn(),
         TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
-        console=stderr,
+        console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("", total=None)
 
         def update(source: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=source[-60:])
+            label = redact(source)[-60:]
+            progress.update(task, completed=done, total=total, description=label)
 
         yield update
 

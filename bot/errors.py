@@ -147,6 +147,9 @@ class LLMTimeout(LLMError):
         return f"the model server did not answer in {self.timeout:g} s"
 
 
+DROPPED = "the connection dropped"  # LLMConnectionError.reason for a reply cut off
+
+
 class LLMConnectionError(LLMError):
     def __init__(self, base_url: str, detail: str, *, reason: str = "") -> None:
         super().__init__(f"Could not talk to the model server at {base_url}: {detail}.")
@@ -155,6 +158,8 @@ class LLMConnectionError(LLMError):
 
     @property
     def note(self) -> str:
+        if self.reason == DROPPED:
+            return "the connection to the model server dropped"
         if self.reason:
             return f"the model server could not be reached ({self.reason})"
         return "the model server could not be reached"

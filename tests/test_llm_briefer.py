@@ -131,7 +131,9 @@ def test_without_key_or_base_url_the_briefing_is_extractive(news_site: FakeHTTPS
         ),
         pytest.param([refusal()], "declined", id="refusal"),
         pytest.param([context_length_exceeded()], "too long", id="context-length"),
-        pytest.param([DROP, DROP], "", id="dropped-connection"),
+        pytest.param(
+            [DROP, DROP], "connection to the model server dropped", id="dropped-connection"
+        ),
     ],
 )
 def test_each_model_failure_falls_back_to_extractive_with_a_note(

@@ -61,6 +61,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 from bot.config import Settings
 from bot.domain import TokenUsage
 from bot.errors import (
+    DROPPED,
     ConfigError,
     LLMConnectionError,
     LLMContextLengthError,
@@ -544,7 +545,7 @@ def _plain_reason(error: BaseException | None) -> str:
             return os.strerror(number).lower()
         seen = seen.__cause__ or seen.__context__
     if isinstance(error, httpx2.RemoteProtocolError | httpx2.ReadError):
-        return "the connection dropped"
+        return DROPPED
     return ""
 
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
+from bot.redact import redact
+
 # ``progress(source, done, total)``: called as each source of a gather finishes.
 Progress = Callable[[str, int, int], None]
 
@@ -95,10 +97,17 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class SourceError:
-    """A per-source failure reported alongside a briefing (``errors`` in JSON)."""
+    """A per-source failure reported alongside a briefing (``errors`` in JSON).
+
+    Both fields are redacted when it is made (``bot.redact``): a feed URL's userinfo or a
+    token in a server's message never reaches a reader, a log or the store."""
 
     source: str
     error: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", redact(self.source))
+        object.__setattr__(self, "error", redact(self.error))
 
 
 @dataclass(slots=True)

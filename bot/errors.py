@@ -4,7 +4,11 @@
 
     BriefbotError                   base of everything raised on purpose
     ├── ConfigError                 bad or missing setting / topics file (exit code 2)
-    │   └── InvalidRequest          a request's argument is invalid (empty topic, bad zone)
+    │   ├── InvalidRequest          a request's argument is invalid (empty topic, bad zone)
+    │   ├── StoreConfigError        DATABASE_URL or the data directory is unusable (also a
+    │   │                           StoreError)
+    │   └── PromptFileError         a prompt file or the prompts folder is missing or invalid
+    │                               (also a PromptError)
     ├── SourceFetchError            one source could not be gathered (reported per source)
     │   ├── SourceHTTPError         non-2xx status (carries ``status_code``)
     │   ├── SourceTooLargeError     body over the size cap (carries ``limit``)
@@ -24,9 +28,18 @@
             ├── LLMTruncated        reply cut off at max_tokens (finish_reason "length")
             └── LLMInvalidOutput    not JSON matching the schema, even after one repair
 
+Every message is redacted when the error is made (``bot.redact``): no URL userinfo, key or
+token reaches a person, a log or the store through an error's text.
+
+A configuration problem found by another area (the store's URL or directory, the prompt
+files) is raised there as a ``ConfigError`` subclass that is also that area's error, so the
+CLI exits 2 for it by its class, and code catching ``StoreError``/``PromptError`` still does.
+
 The LLM errors live here, not beside the client, so the briefer can catch them without
 importing the openai SDK; every one raised after the server answered carries the tokens
-already spent (``.usage``) and the model that answered (``.model``).
+already spent (``.usage``) and the model that answered (``.model``). ``str(error)`` is the
+operator's sentence (it may name the server); ``error.note`` is the cause in plain words for
+a reader of a briefing, without addresses or the server's text.
 
 Per-source errors never abort a run: the pipeline records them as
 ``SourceError`` entries and carries on with the other sources.
@@ -36,12 +49,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.redact import redact
+
 if TYPE_CHECKING:
     from bot.summarize.ports import Usage
 
 
 class BriefbotError(Exception):
-    """Base class for errors raised on purpose by briefbot."""
+    """Base class for errors raised on purpose by briefbot; its message is redacted."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(BriefbotError):
@@ -57,8 +75,8 @@ class SourceFetchError(BriefbotError):
 
     def __init__(self, source: str, message: str) -> None:
         super().__init__(message)
-        self.source = source
-        self.message = message
+        self.source = redact(source)
+        self.message = redact(message)
 
     def __str__(self) -> str:
         return self.message
@@ -84,6 +102,12 @@ class StoreError(BriefbotError):
     """The database could not be read or written."""
 
 
+class StoreConfigError(ConfigError, StoreError):
+    """The database cannot be used because of the configuration: ``DATABASE_URL`` is not a
+    database URL or names a driver that is not installed, or the SQLite file or its
+    directory (``BRIEFBOT_DATA_DIR``) cannot be created or opened."""
+
+
 class SummarizerError(BriefbotError):
     """A summarizer could not produce a briefing."""
 
@@ -92,11 +116,21 @@ class PromptError(SummarizerError):
     """A prompt template is missing, unreadable, or uses unknown/missing variables."""
 
 
+class PromptFileError(ConfigError, PromptError):
+    """A prompt file or the prompts folder (``BRIEFBOT_PROMPTS_DIR``) is missing, unreadable
+    or invalid, found when the prompts are loaded at start-up."""
+
+
 class LLMError(SummarizerError):
     """The LLM could not produce a usable reply; the message names the cause and the fix."""
 
     usage: Usage | None = None  # tokens already spent when the failure came after a reply
     model: str | None = None  # the model the server said answered, when it did
+
+    @property
+    def note(self) -> str:
+        """The cause in plain words for a visible note (no address, no server text)."""
+        return "the model call failed"
 
 
 class LLMTimeout(LLMError):
@@ -105,14 +139,30 @@ class LLMTimeout(LLMError):
             f"The model server at {base_url} sent no reply within {timeout:g} s "
             "(BRIEFBOT_LLM_TIMEOUT)."
         )
-        self.base_url = base_url
+        self.base_url = redact(base_url)
         self.timeout = timeout
+
+    @property
+    def note(self) -> str:
+        return f"the model server did not answer in {self.timeout:g} s"
+
+
+DROPPED = "the connection dropped"  # LLMConnectionError.reason for a reply cut off
 
 
 class LLMConnectionError(LLMError):
-    def __init__(self, base_url: str, detail: str) -> None:
+    def __init__(self, base_url: str, detail: str, *, reason: str = "") -> None:
         super().__init__(f"Could not talk to the model server at {base_url}: {detail}.")
-        self.base_url = base_url
+        self.base_url = redact(base_url)
+        self.reason = reason  # plain words: "connection refused", "no connection within 5 s"
+
+    @property
+    def note(self) -> str:
+        if self.reason == DROPPED:
+            return "the connection to the model server dropped"
+        if self.reason:
+            return f"the model server could not be reached ({self.reason})"
+        return "the model server could not be reached"
 
 
 class LLMRateLimited(LLMError):
@@ -121,6 +171,12 @@ class LLMRateLimited(LLMError):
         self.retry_after = retry_after
         self.code = code
 
+    @property
+    def note(self) -> str:
+        if self.code == "insufficient_quota":
+            return "the model account has run out of quota"
+        return "the model server is rate limiting requests"
+
 
 class LLMServerError(LLMError):
     def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
@@ -128,25 +184,45 @@ class LLMServerError(LLMError):
         self.status = status
         self.retry_after = retry_after
 
+    @property
+    def note(self) -> str:
+        return f"the model server failed (HTTP {self.status})"
+
 
 class LLMRequestError(LLMError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
+    @property
+    def note(self) -> str:
+        return f"the model server refused the request (HTTP {self.status})"
+
 
 class LLMContextLengthError(LLMRequestError):
     """The prompt does not fit the model's context window (lower BRIEFBOT_PROMPT_TOKEN_BUDGET)."""
 
+    @property
+    def note(self) -> str:
+        return "the prompt was too long for the model"
+
 
 class LLMStructuredOutputUnsupported(LLMRequestError):
     """The server rejects ``response_format: json_schema``."""
+
+    @property
+    def note(self) -> str:
+        return "the model server does not support structured output"
 
 
 class LLMRefusal(LLMError):
     def __init__(self, refusal: str) -> None:
         super().__init__(f"The model declined to answer: {refusal}")
         self.refusal = refusal
+
+    @property
+    def note(self) -> str:
+        return "the model declined to answer"
 
 
 class LLMTruncated(LLMError):
@@ -158,9 +234,17 @@ class LLMTruncated(LLMError):
         self.max_tokens = max_tokens
         self.content = content
 
+    @property
+    def note(self) -> str:
+        return f"the model's reply was cut off at the {self.max_tokens}-token limit"
+
 
 class LLMInvalidOutput(LLMError):
     def __init__(self, message: str, *, content: str = "", problem: str = "") -> None:
         super().__init__(message)
         self.content = content
         self.problem = problem
+
+    @property
+    def note(self) -> str:
+        return "the model's reply was not a valid briefing"

@@ -42,6 +42,7 @@ from bot.domain import (
 )
 from bot.errors import InvalidRequest
 from bot.pipeline import Ingestor, IngestReport, brief_stories, select_stories
+from bot.redact import redact
 from bot.sources.gather import GatherResult, discover, gather
 from bot.store import Store
 from bot.summarize.ports import StoryBriefer
@@ -163,6 +164,8 @@ class BriefingService:
             generated_at=now,
             errors=problems,
         )
+        for story in briefing.stories:  # notes are shown and stored: no credentials in them
+            story.notes = [redact(note) for note in story.notes]
         briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
         return briefing
 

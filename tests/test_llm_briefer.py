@@ -124,12 +124,16 @@ def test_without_key_or_base_url_the_briefing_is_extractive(news_site: FakeHTTPS
     [
         pytest.param([rate_limited(retry_after="0")] * 2, "rate limiting", id="429"),
         pytest.param([server_error(503)] * 2, "HTTP 503", id="5xx"),
-        pytest.param([Completion("{}", delay=2.5)] * 2, "no reply within", id="timeout"),
+        pytest.param([Completion("{}", delay=2.5)] * 2, "did not answer in 1 s", id="timeout"),
         pytest.param([truncated('{"headline": "Ship agr')], "cut off", id="truncated"),
-        pytest.param([f"not json: {WIRE}", "still { not json"], "not valid", id="invalid-json"),
+        pytest.param(
+            [f"not json: {WIRE}", "still { not json"], "not a valid briefing", id="invalid-json"
+        ),
         pytest.param([refusal()], "declined", id="refusal"),
         pytest.param([context_length_exceeded()], "too long", id="context-length"),
-        pytest.param([DROP, DROP], "", id="dropped-connection"),
+        pytest.param(
+            [DROP, DROP], "connection to the model server dropped", id="dropped-connection"
+        ),
     ],
 )
 def test_each_model_failure_falls_back_to_extractive_with_a_note(
@@ -141,6 +145,7 @@ def test_each_model_failure_falls_back_to_extractive_with_a_note(
     story = grounding(data)
     note = next(n for n in story["notes"] if n.startswith("Written without the model"))
     assert cause.lower() in note.lower()
+    assert "127.0.0.1" not in note  # the cause in plain words: no server address for readers
     assert story["key_points"]
     # The other story still got the model's briefing.
     others = [s for s in data["stories"] if s is not story]

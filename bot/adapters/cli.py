@@ -4,7 +4,9 @@ Each command parses its arguments, calls the service, and renders the result; th
 cases themselves live in ``bot.service``. The terminal is a channel (``terminal``): its
 briefings are saved, budgeted and reported like any chat channel's.
 
-Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure.
+Exit codes: 0 success, 2 usage or configuration error, 1 runtime failure; 130 when
+interrupted, 141 (128 + SIGPIPE, as for a program the signal stops) when the reader of
+stdout went away (``briefbot demo | head -1``), quietly.
 Every command goes through one error boundary (``_run``): expected errors
 become one plain sentence on stderr; unexpected ones are logged with a
 traceback and the user gets a short apology.
@@ -31,11 +33,13 @@ from bot.demo import demo_sources, demo_topics
 from bot.domain import terminal, topic_key, utcnow
 from bot.errors import BriefbotError, ConfigError, InvalidRequest
 from bot.pipeline import shift_articles
+from bot.redact import redact
 from bot.service import BriefingService
 from bot.usage import GROUPINGS
 
 log = logging.getLogger("bot.adapters.cli")
 T = TypeVar("T")
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE (13): what a shell reports for a closed pipe
 
 app = typer.Typer(
     name="briefbot",
@@ -71,7 +75,7 @@ class UsageError(InvalidRequest):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    console.stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    console.print_error(redact(message))
     raise typer.Exit(code)
 
 
@@ -85,6 +89,9 @@ def _run(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         _fail(str(exc), 2)
     except BriefbotError as exc:
         _fail(str(exc), 1)
+    except console.OutputClosed:
+        console.silence_stdout()
+        raise typer.Exit(EXIT_OUTPUT_CLOSED) from None
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception:
@@ -185,9 +192,9 @@ def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
 
             console.emit(json.dumps([to_json_dict(b) for b in briefings], indent=2))
             return
-        console.stderr.print(
-            f"[dim]demo: {len(report.new_articles)} articles, {report.copies} copies, "
-            f"{len(report.new_stories)} stories from {len(demo_sources())} bundled files[/]"
+        console.print_note(
+            f"demo: {len(report.new_articles)} articles, {report.copies} copies, "
+            f"{len(report.new_stories)} stories from {len(demo_sources())} bundled files"
         )
         for briefing in briefings:
             console.emit(console.render_briefing(briefing, output))
@@ -225,7 +232,7 @@ def ingest(
                 result = await service.ingest(specs, progress=update)
         report = result.report
         for error in result.errors:
-            console.stderr.print(f"[yellow]{error.source}[/]: {error.error}", highlight=False)
+            console.print_source_error(error.source, error.error)
         console.emit(
             f"{len(report.new_articles)} new articles ({report.copies} copies), "
             f"{len(report.updated_articles)} updated, {len(report.new_stories)} new stories, "
@@ -329,7 +336,7 @@ def topics_list() -> None:
             extra = " (+discovery)" if topic.discovery else ""
             console.emit(f"{topic.name}: query={topic.effective_query!r}{extra}")
             for spec in topic.sources:
-                console.emit(f"    {spec}")
+                console.emit(f"    {redact(spec)}")  # stdout gets pasted: no credentials
 
     _run(run)
 

@@ -2,12 +2,17 @@
 
 Machine-readable output (``--format json``) goes to stdout alone; everything
 meant for a person watching (progress, warnings) goes to stderr.
+
+Text that did not come from our own code (topic names, paths, URLs, error messages, log
+records) is never read as rich markup: it goes out as ``Text`` objects or with
+``markup=False``, so ``briefbot[postgres]`` or a topic named ``[x]`` prints as it is.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +24,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.domain import Briefing
+from bot.redact import RedactingFilter, redact
 from bot.render.json import to_json_dict
 from bot.render.markdown import to_markdown
 from bot.render.text import to_text
@@ -33,17 +40,21 @@ stderr = Console(stderr=True, highlight=False)
 
 
 def setup_logging(level: str) -> None:
-    """Log to stderr through rich; quiet down chatty libraries."""
+    """Log to stderr through rich, every record redacted (``bot.redact``); quiet down chatty
+    libraries."""
     handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False)
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     for noisy in ("httpx2", "httpcore2", "trafilatura", "alembic", "charset_normalizer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 @contextmanager
-def fetch_progress(enabled: bool) -> Iterator[Any]:
-    """A progress callback ``(source, done, total)`` drawing a bar on stderr when interactive."""
-    if not enabled or not stderr.is_terminal:
+def fetch_progress(enabled: bool, *, console: Console | None = None) -> Iterator[Any]:
+    """A progress callback ``(source, done, total)`` drawing a bar on ``console`` (stderr)
+    when it is interactive; the source is shown redacted and as plain text."""
+    console = console or stderr
+    if not enabled or not console.is_terminal:
         yield None
         return
     with Progress(
@@ -52,13 +63,14 @@ def fetch_progress(enabled: bool) -> Iterator[Any]:
         MofNCompleteColumn(),
         TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
-        console=stderr,
+        console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("", total=None)
 
         def update(source: str, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, description=source[-60:])
+            label = redact(source)[-60:]
+            progress.update(task, completed=done, total=total, description=label)
 
         yield update
 
@@ -71,10 +83,50 @@ def render_briefing(briefing: Briefing, fmt: OutputFormat) -> str:
     return to_text(briefing)
 
 
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, the message as plain text."""
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+
+
+def print_source_error(source: str, error: str) -> None:
+    """``<source>: <error>`` on stderr for one source that could not be gathered."""
+    stderr.print(Text.assemble((source, "yellow"), ": ", error), highlight=False)
+
+
+def print_note(message: str) -> None:
+    """A dim remark for the person watching, on stderr."""
+    stderr.print(Text(message, style="dim"), highlight=False)
+
+
+class OutputClosed(Exception):
+    """Whoever read stdout has gone (``briefbot demo | head -1``): nothing more can be shown."""
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise OutputClosed from None
+
+
 def emit(text: str) -> None:
-    """Write to stdout verbatim (no markup interpretation, no wrapping changes)."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
+    """Write to stdout verbatim (no markup interpretation, no wrapping changes); raises
+    ``OutputClosed`` when the reader has closed it."""
+    with _writing():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of what is
+    still buffered for a closed pipe does not fail once more (the Python docs' recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing to silence
+        return
+    os.close(devnull)
 
 
 # ---------------------------------------------------------------------- usage
@@ -90,9 +142,9 @@ def _cost(totals: UsageTotals) -> str:
     return "unknown" if cost is None else f"${cost:,.4f}"
 
 
-def _usage_row(key: str, totals: UsageTotals) -> list[str]:
+def _usage_row(key: str, totals: UsageTotals) -> list[str | Text]:
     return [
-        key,
+        Text(key),  # a topic, channel or model name: plain text, never markup
         f"{totals.briefings:,}",
         f"{totals.llm_briefings:,}",
         f"{totals.cached_briefings:,}",
@@ -103,10 +155,10 @@ def _usage_row(key: str, totals: UsageTotals) -> list[str]:
     ]
 
 
-def _budget_row(scope: str, use: BudgetUse) -> list[str]:
+def _budget_row(scope: str, use: BudgetUse) -> list[str | Text]:
     share = f"{use.spent / use.limit:.0%}"
     state = "used up" if use.used_up else f"{use.remaining:,} left"
-    return [scope, f"{use.spent:,}", f"{use.limit:,}", share, state]
+    return [Text(scope), f"{use.spent:,}", f"{use.limit:,}", share, state]
 
 
 def usage_lines(report: UsageReport) -> list[str | Table]:
@@ -166,5 +218,6 @@ def usage_lines(report: UsageReport) -> list[str | Table]:
 
 
 def print_usage(report: UsageReport) -> None:
-    for item in usage_lines(report):
-        stdout.print(item, markup=False, highlight=False)
+    with _writing():
+        for item in usage_lines(report):
+            stdout.print(item, markup=False, highlight=False)

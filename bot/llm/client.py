@@ -61,6 +61,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 from bot.config import Settings
 from bot.domain import TokenUsage
 from bot.errors import (
+    DROPPED,
     ConfigError,
     LLMConnectionError,
     LLMContextLengthError,
@@ -403,16 +404,17 @@ class LLMClient:
     def _translate(self, exc: openai.APIError) -> LLMError:
         if isinstance(exc, openai.APITimeoutError):
             if isinstance(exc.__cause__, httpx2.ConnectTimeout):
+                within = f"no connection within {self.settings.llm_connect_timeout:g} s"
                 return LLMConnectionError(
-                    self.base_url,
-                    f"no connection within {self.settings.llm_connect_timeout:g} s "
-                    "(BRIEFBOT_LLM_CONNECT_TIMEOUT)",
+                    self.base_url, f"{within} (BRIEFBOT_LLM_CONNECT_TIMEOUT)", reason=within
                 )
             return LLMTimeout(self.base_url, self.settings.llm_timeout)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__
             detail = f"{type(cause).__name__}: {_os_reason(cause)}" if cause else exc.message
-            return LLMConnectionError(self.base_url, detail.rstrip("."))
+            return LLMConnectionError(
+                self.base_url, detail.rstrip("."), reason=_plain_reason(cause)
+            )
         if not isinstance(exc, openai.APIStatusError):
             return LLMInvalidOutput(f"The model server's reply could not be read: {exc.message}")
         status = exc.status_code
@@ -532,6 +534,19 @@ def _os_reason(error: BaseException) -> str:
             return f"[Errno {number}] {os.strerror(number)}"
         seen = seen.__cause__ or seen.__context__
     return str(error)
+
+
+def _plain_reason(error: BaseException | None) -> str:
+    """The operating system's words alone, lower case ("connection refused"), for a note."""
+    seen = error
+    while seen is not None:
+        number = getattr(seen, "errno", None)
+        if isinstance(seen, OSError) and isinstance(number, int):
+            return os.strerror(number).lower()
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(error, httpx2.RemoteProtocolError | httpx2.ReadError):
+        return DROPPED
+    return ""
 
 
 def _with_data(result: LLMResult, data: dict[str, Any]) -> LLMResult:

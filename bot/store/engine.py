@@ -1,5 +1,8 @@
 """Engines for the store: SQLite by default, PostgreSQL through psycopg 3.
 
+A URL that cannot be used (not a URL, no such dialect or driver, a SQLite directory that
+cannot be made) raises ``StoreConfigError``: a configuration problem (exit code 2).
+
 SQLite gets foreign keys, WAL, a busy timeout and real transactions: the
 ``sqlite3`` module's legacy mode does not BEGIN before a SELECT or DDL, so
 SQLAlchemy emits BEGIN itself (the recipe of SQLAlchemy's SQLite docs). Write
@@ -19,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, pool
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from bot.errors import ConfigError, StoreError
+from bot.errors import StoreConfigError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(
+        raise StoreConfigError(
             f"DATABASE_URL {url!r} is not a database URL; use e.g. "
             "sqlite:////path/to/briefbot.sqlite3 or postgresql+psycopg://user@host/dbname"
         ) from None
@@ -60,12 +63,12 @@ def create_store_engine(url: str) -> Engine:
             return _sqlite_engine(parsed)
         return create_engine(parsed, pool_pre_ping=True)
     except NoSuchModuleError:
-        raise StoreError(
+        raise StoreConfigError(
             f"No SQLAlchemy dialect for {describe(parsed)}; briefbot supports sqlite:/// "
             "and postgresql+psycopg:// URLs"
         ) from None
     except ImportError as exc:
-        raise StoreError(
+        raise StoreConfigError(
             f"The database driver for {describe(parsed)} is not installed ({exc}); "
             "for PostgreSQL install briefbot[postgres]"
         ) from None
@@ -76,7 +79,7 @@ def _read_only(path: Path, url: URL) -> URL:
     neither a journal nor WAL's shared-memory file there): reading commands still work; a
     write transaction raises ``ConfigError`` (see ``_on_begin``)."""
     if not path.is_file():
-        raise ConfigError(
+        raise StoreConfigError(
             f"Cannot create the database {path}: its directory {path.parent} is read-only. "
             "Make it writable, or set BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."
         )
@@ -101,7 +104,7 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(
+            raise StoreConfigError(
                 f"Cannot create the directory {directory} for the SQLite database: "
                 f"{exc.strerror or exc}. Set BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."
             ) from None
@@ -124,7 +127,7 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "")
         if read_only is not None and mode == "IMMEDIATE":  # a write transaction (``writer``)
-            raise ConfigError(
+            raise StoreConfigError(
                 f"The database {read_only} is in a read-only directory ({read_only.parent}) and "
                 "this command writes to it. Make the directory writable, or set "
                 "BRIEFBOT_DATA_DIR or DATABASE_URL to a writable place."

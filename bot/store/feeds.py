@@ -1,4 +1,8 @@
-"""Feed state: conditional-GET validators per feed URL, and when each source was gathered."""
+"""Feed state: conditional-GET validators per feed URL, and when each source was gathered.
+
+Rows are keyed by the source redacted (``bot.redact``): a feed URL's userinfo or a token in
+its query is never written to the database.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.redact import redact
 from bot.store.database import Database, chunks
 from bot.store.models import FeedStateRow
 
@@ -22,7 +27,7 @@ class FeedStateRepository:
         """``(etag, last_modified)`` remembered for ``url``, or ``None``."""
 
         def work(session: Session) -> tuple[str | None, str | None] | None:
-            row = session.get(FeedStateRow, url)
+            row = session.get(FeedStateRow, redact(url))
             return (row.etag, row.last_modified) if row is not None else None
 
         return self._db.read(f"read the feed state of {url}", work)
@@ -37,7 +42,7 @@ class FeedStateRepository:
             return
         now = self._db.clock()
         values = [
-            {"url": url, "etag": etag, "last_modified": modified, "checked_at": now}
+            {"url": redact(url), "etag": etag, "last_modified": modified, "checked_at": now}
             for url, (etag, modified) in validators.items()
         ]
 
@@ -72,7 +77,7 @@ class FeedStateRepository:
                 ),
                 [
                     {"url": s, "etag": None, "last_modified": None, "checked_at": at}
-                    for s in dict.fromkeys(sources)
+                    for s in dict.fromkeys(redact(source) for source in sources)
                 ],
             )
 
@@ -81,16 +86,21 @@ class FeedStateRepository:
     def gathered_at(self, sources: Sequence[str]) -> dict[str, datetime]:
         """When each of ``sources`` was last gathered (those never gathered are missing)."""
 
+        keys: dict[str, list[str]] = {}
+        for source in dict.fromkeys(sources):
+            keys.setdefault(redact(source), []).append(source)
+
         def work(session: Session) -> dict[str, datetime]:
             found: dict[str, datetime] = {}
-            for chunk in chunks(list(dict.fromkeys(sources))):
+            for chunk in chunks(list(keys)):
                 found.update(
-                    (url, checked_at)
+                    (source, checked_at)
                     for url, checked_at in session.execute(
                         select(FeedStateRow.url, FeedStateRow.checked_at).where(
                             FeedStateRow.url.in_(chunk)
                         )
                     )
+                    for source in keys[url]
                 )
             return found
 

@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import StoreError
+from bot.errors import StoreConfigError, StoreError
 from bot.store.engine import describe, reason, writer
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,18 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (``None`` for an empty database)."""
+    """The revision the database is at (``None`` for an empty database).
+
+    A SQLite file that cannot be opened (a directory, not a database, no permission) is a
+    configuration problem (``StoreConfigError``); a server that cannot be reached is not.
+    """
     try:
-        with engine.connect() as connection:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        error = StoreConfigError if engine.dialect.name == "sqlite" else StoreError
+        raise error(f"Cannot open the database {describe(engine.url)}: {reason(exc)}") from exc
+    try:
+        with connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
         raise StoreError(f"Cannot open the database {describe(engine.url)}: {reason(exc)}") from exc

@@ -22,6 +22,8 @@ Whenever the model cannot give a usable briefing (timeout, rate limit or server 
 the client's retries, connection refused, invalid or truncated JSON, refusal, context length,
 budget used up, nothing verified), the story gets the fallback (extractive) briefing with a
 visible note "Written without the model: <cause>" and a log line; other stories carry on.
+The note names the cause in plain words ("the model server did not answer in 60 s",
+``LLMError.note``); the server's address and its message go only to the (redacted) log.
 
 ``brief_story`` is a coroutine: the model call is awaited, and the CPU work around it
 (passages, verification, the extractive fallback) and the store reads run in worker threads,
@@ -53,7 +55,7 @@ from bot.domain import (
     content_key,
     utcnow,
 )
-from bot.errors import LLMError, SummarizerError
+from bot.errors import LLMError, PromptError, SummarizerError
 from bot.summarize.align import source_sentences, terms
 from bot.summarize.briefers import ExtractiveBriefer
 from bot.summarize.budget import Reservation, TokenBudget
@@ -136,7 +138,9 @@ class LLMBriefer:
                 self._prompt, story, ordered, sources, by_source
             )
         except SummarizerError as exc:
-            return await asyncio.to_thread(self._fall_back, story, ordered, str(exc))
+            log.warning("story %s: no prompt (%s): %s", story.id, type(exc).__name__, exc)
+            cause = "the prompt could not be built" if isinstance(exc, PromptError) else str(exc)
+            return await asyncio.to_thread(self._fall_back, story, ordered, cause)
         reservation: Reservation | None = None
         if self.budget is not None:
             estimate = count_message_tokens(messages) + self.completion_token_estimate
@@ -467,6 +471,6 @@ def _teaser_notes(ordered: Sequence[Article]) -> list[str]:
 
 
 def _cause(exc: LLMError) -> str:
-    """The failure as a short clause for the visible note."""
-    message = normalize_whitespace(str(exc)).rstrip(".")
-    return message or type(exc).__name__
+    """The failure as a short clause for the visible note: the cause in plain words, without
+    the server's address or its text (those go to the log)."""
+    return normalize_whitespace(exc.note).rstrip(".") or type(exc).__name__

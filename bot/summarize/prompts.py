@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Literal, TypedDict
 
 from bot.domain import KeyPoint
-from bot.errors import PromptError
+from bot.errors import PromptError, PromptFileError
 from bot.text import normalize_whitespace
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class PromptSet:
 def load_prompts(directory: Path) -> PromptSet:
     """Read and check ``briefing``, ``update``, ``qa`` and ``repair`` from ``directory``."""
     if not directory.is_dir():
-        raise PromptError(
+        raise PromptFileError(
             f"Prompts folder {directory} does not exist. Point BRIEFBOT_PROMPTS_DIR at a folder "
             "with briefing.md, update.md, qa.md and repair.md, or unset it to use the shipped ones."
         )
@@ -158,24 +158,24 @@ def load_prompt(path: Path, name: str) -> Prompt:
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PromptError(
+        raise PromptFileError(
             f"Prompt file {path} is missing; every prompts folder needs "
             f"{', '.join(f'{n}.md' for n in PROMPT_SPECS)}."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PromptError(f"Prompt file {path} cannot be read as UTF-8 text: {exc}.") from None
+        raise PromptFileError(f"Prompt file {path} cannot be read as UTF-8 text: {exc}.") from None
     system, user = _split_parts(source, path)
     prompt = Prompt(name=name, path=path, system=system, user=user)
     used = prompt.variables
     unknown = sorted(used - spec.known)
     if unknown:
-        raise PromptError(
+        raise PromptFileError(
             f"Prompt file {path} uses unknown variable {{{{ {unknown[0]} }}}}; "
             f"the {name} prompt knows {', '.join(sorted(spec.known))}."
         )
     missing = sorted(spec.required - used)
     if missing:
-        raise PromptError(
+        raise PromptFileError(
             f"Prompt file {path} does not use required variable {{{{ {missing[0]} }}}}; "
             f"the {name} prompt must use {', '.join(sorted(spec.required))}."
         )
@@ -187,7 +187,7 @@ def _split_parts(source: str, path: Path) -> tuple[str, str]:
     roles = [role for role, _, _ in markers]
     if roles != ["system", "user"]:
         found = ", ".join(f"--- {r} ---" for r in roles) or "none"
-        raise PromptError(
+        raise PromptFileError(
             f"Prompt file {path} must have a '--- system ---' line and then a '--- user ---' "
             f"line, each once (found: {found})."
         )
@@ -196,7 +196,7 @@ def _split_parts(source: str, path: Path) -> tuple[str, str]:
     user = source[user_end:].strip()
     for part, text in (("system", system), ("user", user)):
         if not text:
-            raise PromptError(f"Prompt file {path} has an empty {part} part.")
+            raise PromptFileError(f"Prompt file {path} has an empty {part} part.")
     return system, user
 
 

@@ -189,6 +189,11 @@ class FakeOpenAI:
         with self._lock:
             self._queue.extend(items)
 
+    def clear(self) -> None:
+        """Drop the scripted items not used yet."""
+        with self._lock:
+            self._queue.clear()
+
     @property
     def pending(self) -> int:
         """Scripted items not used yet."""

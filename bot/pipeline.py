@@ -191,6 +191,8 @@ class Ingestor:
             try:
                 report.extend(self._write(batch))
                 continue
+            except ConfigError:
+                raise  # the store cannot be written at all: no article would fare better
             except StoreError as exc:
                 if len(batch) == 1:
                     report.errors.append(self._failed(batch[0], exc))

@@ -52,9 +52,10 @@ from bot.summarize.relevance import Query, relevance
 
 log = logging.getLogger(__name__)
 
-# How far below the highest article id seen a catch-up looks again: PostgreSQL hands out ids
-# before commit, so a slower writer's batch can commit ids below one already seen.
-CATCH_UP_LOOKBACK = 10_000
+# How far below the highest article id seen a catch-up looks again. Ingest batches take
+# turns (the store's lock), so their ids commit in order; the margin covers writes outside a
+# batch (``save_article``), whose PostgreSQL ids may commit below one already seen.
+CATCH_UP_LOOKBACK = 1_000
 
 
 class StoreReader(Protocol):

@@ -156,6 +156,12 @@ def starts_schedule(word: str) -> bool:
     return all(part in _DAY_INDEX for part in parts)
 
 
+def near_schedule_word(word: str) -> bool:
+    """Whether ``word`` is close to a day name or keyword (a likely misspelling)."""
+    known = [*DAY_NAMES, *_FULL_NAMES, *KEYWORDS]
+    return bool(difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.5))
+
+
 def parse_schedule(text: str) -> Schedule:
     """Read a schedule in the grammar above; ``InvalidRequest`` names the problem and fix."""
     words = text.lower().split()

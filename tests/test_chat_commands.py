@@ -1,0 +1,390 @@
+"""The chat core end to end: a real BriefingService on a temporary SQLite store, the bundled
+demo news, feeds on a local HTTP server, and real faults for the error boundary."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_service
+from bot.chat.commands import ChatCore, ChatReply, ChatRequest, ReplyKind, split_subscribe
+from bot.config import load_settings
+from bot.demo import DEMO_DIR, demo_sources
+from bot.domain import Channel, Platform
+from bot.errors import InvalidRequest
+from bot.pipeline import shift_articles
+from bot.service import BriefingService
+from tests.fakes.http import FakeHTTPServer
+from tests.fakes.news import HTML_TYPE, Item, rss, serve_feed, serve_page
+
+NOW = datetime(2024, 6, 3, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in London
+NEWSROOM = Channel(Platform.SLACK, "C0NEWS", "newsroom", "T0TEAM")
+
+
+@pytest.fixture
+def topics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "topics.toml"
+    shutil.copy(DEMO_DIR / "topics.toml", path)
+    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+async def service(
+    tmp_path: Path, topics_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BriefingService]:
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
+    monkeypatch.setenv("BRIEFBOT_SINCE", "7d")
+    built = build_service(
+        load_settings(),
+        database_url=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
+        clock=lambda: NOW,
+        force_llm=False,
+    )
+    async with built:
+        yield built
+
+
+@pytest.fixture
+def core(service: BriefingService) -> ChatCore:
+    return ChatCore(service, default_timezone="Europe/London")
+
+
+async def say(core: ChatCore, text: str, *, manager: bool = True) -> ChatReply:
+    return await core.handle(ChatRequest(NEWSROOM, "U0ASKER", manager, text, thread_id=None))
+
+
+def contents(path: Path) -> bytes:
+    """The file's bytes (read outside the test's coroutine: the lint keeps file I/O off it)."""
+    return path.read_bytes()
+
+
+async def ingest_demo(service: BriefingService) -> None:
+    gathered = await service.gather(demo_sources())
+    assert gathered.articles
+    assert not gathered.errors
+    report = await service.ingest_articles(
+        shift_articles(gathered.articles, NOW - timedelta(hours=1))
+    )
+    assert report.new_stories
+
+
+# ---------------------------------------------------------------------- grammar
+async def test_help_and_an_empty_message_list_the_commands(core: ChatCore) -> None:
+    for text in ("help", "", "  HELP  "):
+        reply = await say(core, text)
+        assert reply.kind is ReplyKind.TEXT
+        for command in ("brief <topic>", "subscribe <topic>", "unsubscribe", "list", "sources"):
+            assert command in reply.text
+
+
+async def test_an_unknown_command_suggests_the_closest(core: ChatCore) -> None:
+    reply = await say(core, "subscirbe port-strike daily 08:00")
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.private
+    assert reply.text == (
+        "I don't know the command 'subscirbe'. Did you mean subscribe? Say help for the commands."
+    )
+    assert "Did you mean" not in (await say(core, "xyzzy")).text
+
+
+async def test_an_over_long_message_is_refused_before_anything_runs(
+    service: BriefingService,
+) -> None:
+    core = ChatCore(service, max_text=50)
+    reply = await say(core, "subscribe " + "word " * 20 + "daily 08:00")
+    assert reply.kind is ReplyKind.ERROR
+    assert "is 121 characters long; I read at most 50" in reply.text
+    assert await service.subscriptions(NEWSROOM) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("brief", "The topic is empty; name one, e.g. brief ukraine."),
+        ("brief   ", "The topic is empty; name one, e.g. brief ukraine."),
+        ("unsubscribe", "The topic is empty; name one, e.g. unsubscribe ukraine."),
+        ("subscribe", "The topic is empty; name one, e.g. subscribe ukraine daily 08:00"),
+        ("subscribe daily 08:00", "The topic is empty"),
+        ("sources", "The topic is empty; name one, e.g. sources ukraine."),
+        ("sources port-strike add", "Give the feed's URL after add"),
+        ('brief "port strike', "The topic's closing quote is missing"),
+        ("subscribe port-strike daily 25:00", "25:00 is not a time of day; use 24-hour HH:MM"),
+        ("subscribe port-strike mnday 08:00", "Did you mean mon?"),
+        ("subscribe port-strike every 0h", "every 0h is too often"),
+        ("subscribe port-strike 08:00", "08:00 needs the days before it, e.g. daily 08:00"),
+        ("subscribe port-strike daily 08:00 Mars/Base", "'Mars/Base' is not an IANA time zone"),
+        ("subscribe port-strike daily 08:00 europe/london", "Did you mean Europe/London?"),
+        ("sources port-strike add file:///etc/passwd", "is not a web address"),
+    ],
+)
+async def test_bad_input_gets_a_private_sentence_naming_the_fix(
+    core: ChatCore, service: BriefingService, text: str, expected: str
+) -> None:
+    reply = await say(core, text)
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.private
+    assert expected in reply.text
+    assert await service.subscriptions(NEWSROOM) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("ukraine", ("ukraine", None, None)),
+        ("baltic ports weekdays 07:30", ("baltic ports", "weekdays 07:30", None)),
+        (
+            "baltic ports weekdays 07:30 Europe/Riga",
+            ("baltic ports", "weekdays 07:30", "Europe/Riga"),
+        ),
+        ("baltic ports Europe/Riga", ("baltic ports", None, "Europe/Riga")),
+        ("sunday trading mon-fri 09:00", ("sunday trading", "mon-fri 09:00", None)),
+        ('"sunday league" weekends 10:00 UTC', ("sunday league", "weekends 10:00", "UTC")),
+        ("election every 6h", ("election", "every 6h", None)),
+        (
+            "rail weekly mon 09:00 America/New_York",
+            ("rail", "weekly mon 09:00", "America/New_York"),
+        ),
+    ],
+)
+def test_subscribe_tells_the_schedule_and_zone_from_the_topic_words(
+    args: str, expected: tuple[str, str | None, str | None]
+) -> None:
+    assert split_subscribe(args) == expected
+
+
+def test_a_time_among_the_topic_words_is_named_as_missing_its_days() -> None:
+    with pytest.raises(InvalidRequest, match="07:30 needs the days before it"):
+        split_subscribe("baltic ports 07:30")
+
+
+# ---------------------------------------------------------------------- permissions
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("subscribe port-strike daily 08:00", "subscribe this channel"),
+        ("unsubscribe port-strike", "unsubscribe this channel"),
+        ("sources port-strike add https://example.com/feed.xml", "change a topic's sources"),
+        ("sources port-strike remove https://example.com/feed.xml", "change a topic's sources"),
+    ],
+)
+async def test_changes_need_a_manager_and_the_refusal_is_private(
+    core: ChatCore, service: BriefingService, topics_file: Path, text: str, action: str
+) -> None:
+    before = contents(topics_file)
+    reply = await say(core, text, manager=False)
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.private
+    assert reply.text == (
+        f"Only people who may manage this channel can {action}; ask one of them to do it."
+    )
+    assert await service.subscriptions(NEWSROOM) == []
+    assert contents(topics_file) == before
+
+
+async def test_anyone_may_read_a_topics_sources_and_the_list(core: ChatCore) -> None:
+    sources = await say(core, "sources port-strike", manager=False)
+    assert sources.kind is ReplyKind.TEXT
+    assert sources.text == "port-strike has no feeds."
+    listing = await say(core, "list", manager=False)
+    assert listing.kind is ReplyKind.TEXT
+    assert listing.text.startswith("This channel has no subscriptions.")
+
+
+# ---------------------------------------------------------------------- subscriptions
+async def test_subscribe_list_unsubscribe_round_trip(
+    core: ChatCore, service: BriefingService
+) -> None:
+    reply = await say(core, "subscribe Port-Strike")
+    assert reply.kind is ReplyKind.TEXT
+    assert not reply.private
+    assert reply.text == (
+        "Subscribed this channel to port-strike: daily 08:00 (Europe/London). "
+        "The next digest comes Mon 3 Jun 08:00 BST."
+    )
+    reply = await say(core, "subscribe rail-strike mon-fri 07:30 America/New_York")
+    assert reply.text.endswith("The next digest comes Mon 3 Jun 07:30 EDT.")
+    [first, second] = await service.subscriptions(NEWSROOM)
+    assert (first.topic, first.schedule, first.timezone) == (
+        "port-strike",
+        "daily 08:00",
+        "Europe/London",
+    )
+    assert (second.schedule, second.timezone, second.created_by) == (
+        "weekdays 07:30",
+        "America/New_York",
+        "U0ASKER",
+    )
+
+    listing = await say(core, "list")
+    assert listing.text.splitlines() == [
+        "This channel's subscriptions:",
+        "• port-strike: daily 08:00 (Europe/London), next Mon 3 Jun 08:00 BST",
+        "• rail-strike: weekdays 07:30 (America/New_York), next Mon 3 Jun 07:30 EDT",
+    ]
+
+    reply = await say(core, "subscribe port-strike every 6h UTC")  # replaces the schedule
+    assert "port-strike: every 6h (UTC). The next digest comes Mon 3 Jun 12:00 UTC." in reply.text
+    assert len(await service.subscriptions(NEWSROOM)) == 2
+
+    assert (await say(core, "unsubscribe PORT-STRIKE")).text == (
+        "Unsubscribed this channel from port-strike."
+    )
+    assert [s.topic for s in await service.subscriptions(NEWSROOM)] == ["rail-strike"]
+    again = await say(core, "unsubscribe port-strike")
+    assert again.kind is ReplyKind.ERROR
+    assert "This channel has no subscription to 'port-strike'" in again.text
+
+
+async def test_subscribing_to_an_untracked_topic_without_discovery_lists_the_tracked(
+    core: ChatCore, service: BriefingService
+) -> None:
+    reply = await say(core, "subscribe port strike daily 08:00")
+    assert reply.kind is ReplyKind.ERROR
+    assert "I don't track 'port strike', and news discovery is off. Did you mean port-strike?" in (
+        reply.text
+    )
+    assert await service.subscriptions(NEWSROOM) == []
+
+
+# ---------------------------------------------------------------------- brief
+async def test_brief_of_a_tracked_topic_briefs_the_demo_news(
+    core: ChatCore, service: BriefingService
+) -> None:
+    await ingest_demo(service)
+    reply = await say(core, "brief Port-Strike")
+    assert reply.kind is ReplyKind.BRIEFING
+    assert not reply.private
+    assert reply.briefing is not None
+    assert reply.briefing.topic == "port-strike"
+    assert reply.briefing.stories
+    assert reply.briefing.saved_ids  # saved with the channel
+    assert reply.text.startswith("port-strike — ")
+    assert reply.briefing.stories[0].title in reply.text
+
+
+async def test_brief_of_an_untracked_topic_without_discovery_lists_the_tracked(
+    core: ChatCore,
+) -> None:
+    reply = await say(core, "brief port strike")
+    assert reply.kind is ReplyKind.TEXT
+    assert reply.briefing is None
+    assert reply.text.startswith(
+        "I don't track 'port strike', and news discovery is off. Did you mean port-strike? "
+        "Tracked topics: "
+    )
+    assert "ammonia-leak" in reply.text
+
+
+@pytest.fixture
+def no_topics(topics_file: Path) -> None:
+    topics_file.unlink()
+
+
+@pytest.mark.usefixtures("no_topics")
+async def test_brief_with_no_topics_at_all_says_how_to_add_one(core: ChatCore) -> None:
+    reply = await say(core, "brief ukraine")
+    assert "no topic is tracked yet" in reply.text
+    assert "sources ukraine add <feed url>" in reply.text
+
+
+# ---------------------------------------------------------------------- sources
+def harbour_feed() -> str:
+    when = NOW - timedelta(hours=2)
+    return rss(
+        [
+            Item(
+                title="Harbour pilots vote to strike",
+                link="https://harborledger.example/world/pilots-strike",
+                guid="pilots-strike",
+                published=when,
+                description="Harbour pilots at Halvern voted to strike from Friday.",
+            )
+        ]
+    )
+
+
+async def test_sources_add_checks_the_feed_then_saves_it(
+    core: ChatCore, http_server: FakeHTTPServer, topics_file: Path
+) -> None:
+    url = serve_feed(http_server, "/world/rss.xml", harbour_feed())
+    reply = await say(core, f"sources Baltic Ports add {url}")
+    assert reply.kind is ReplyKind.TEXT, reply.text
+    assert reply.text == (
+        f"Added {url} to baltic ports (it has 1 articles now). baltic ports has feeds: {url}."
+    )
+    assert [r.path for r in http_server.requests] == ["/world/rss.xml"]
+    assert url.encode() in contents(topics_file)
+    assert (await say(core, "sources baltic ports")).text == f"baltic ports has feeds: {url}."
+
+    removed = await say(core, f"sources baltic ports remove {url}")
+    assert removed.text == f"Removed {url} from baltic ports. baltic ports has no feeds."
+    again = await say(core, f"sources baltic ports remove {url}")
+    assert again.kind is ReplyKind.ERROR
+    assert f"has no source '{url}'" in again.text
+
+
+@pytest.mark.parametrize("path", ["/article.html", "/missing.xml"])
+async def test_sources_add_refuses_what_is_not_a_feed(
+    core: ChatCore, http_server: FakeHTTPServer, topics_file: Path, path: str
+) -> None:
+    serve_page(http_server, "/article.html", "<html><body><p>Just a page.</p></body></html>")
+    assert HTML_TYPE.startswith("text/html")
+    before = contents(topics_file)
+    url = http_server.url(path)
+    reply = await say(core, f"sources port-strike add {url}")
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.private
+    assert reply.text.startswith(f"{url} is not a feed I can read (")
+    assert reply.text.endswith("); give the URL of an RSS or Atom feed.")
+    assert contents(topics_file) == before
+
+
+# ---------------------------------------------------------------------- the error boundary
+@pytest.fixture
+def nested_topics(topics_file: Path) -> None:
+    # Nesting this deep makes the TOML reader itself fail (RecursionError), a fault no
+    # code path expects.
+    topics_file.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def looped_topics(topics_file: Path) -> None:
+    topics_file.unlink()
+    topics_file.symlink_to(topics_file)  # a symlink loop: the file cannot be read
+
+
+@pytest.mark.usefixtures("nested_topics")
+async def test_an_unexpected_fault_is_logged_with_an_id_and_the_reply_apologises(
+    core: ChatCore, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="bot.chat.commands"):
+        reply = await say(core, "brief port-strike")
+    assert reply.kind is ReplyKind.ERROR
+    match = re.fullmatch(
+        r"Sorry, something went wrong on my side \(error ([0-9a-f]{8})\)\. "
+        r"Please try again later, or tell the operator that error id\.",
+        reply.text,
+    )
+    assert match, reply.text
+    [record] = [r for r in caplog.records if r.name == "bot.chat.commands"]
+    assert match[1] in record.getMessage()
+    assert "slack:newsroom" in record.getMessage()
+    # The traceback is logged (folded into the message once bot.redact's filter is installed).
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "RecursionError: maximum recursion depth exceeded" in caplog.text
+
+
+@pytest.mark.usefixtures("looped_topics")
+async def test_a_briefbot_error_becomes_its_message(core: ChatCore, topics_file: Path) -> None:
+    reply = await say(core, "sources port-strike")
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.text.startswith(f"Cannot read the topics file {topics_file}:")
+    assert "Sorry" not in reply.text

@@ -233,7 +233,8 @@ class BriefingService:
 
         Feed validators are remembered only when every article was stored, so a failed run
         is fetched in full next time."""
-        known = await asyncio.to_thread(self._validators, specs)
+        urls = [spec for spec in specs if spec.startswith(("http://", "https://"))]
+        known = await asyncio.to_thread(self.store.feeds.validators, urls)
         state = _DeferredFeedState(known)
         gathered = await self.gather(
             specs, discovery_query=discovery_query, progress=progress, feed_state=state
@@ -260,15 +261,6 @@ class BriefingService:
         if discovery_query and self.settings.discovery:
             gathered.extend(await discover(discovery_query, self.settings, progress=progress))
         return gathered
-
-    def _validators(self, specs: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        found: dict[str, tuple[str | None, str | None]] = {}
-        for spec in specs:
-            if spec.startswith(("http://", "https://")):
-                state = self.store.feeds.get(spec)
-                if state is not None:
-                    found[spec] = state
-        return found
 
     async def ingest_articles(self, articles: Sequence[Article]) -> IngestReport:
         """Normalise, deduplicate, store and cluster ``articles`` (one ingest at a time)."""

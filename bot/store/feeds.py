@@ -85,23 +85,23 @@ class FeedStateRepository:
 
     def gathered_at(self, sources: Sequence[str]) -> dict[str, datetime]:
         """When each of ``sources`` was last gathered (those never gathered are missing)."""
+        return {source: row.checked_at for source, row in self._rows(sources).items()}
 
+    def validators(self, urls: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``(etag, last_modified)`` of each of ``urls`` that has some, in one read."""
+        return {url: (row.etag, row.last_modified) for url, row in self._rows(urls).items()}
+
+    def _rows(self, sources: Sequence[str]) -> dict[str, FeedStateRow]:
+        """The stored row of each source (by its redacted key), in one read."""
         keys: dict[str, list[str]] = {}
         for source in dict.fromkeys(sources):
             keys.setdefault(redact(source), []).append(source)
 
-        def work(session: Session) -> dict[str, datetime]:
-            found: dict[str, datetime] = {}
+        def work(session: Session) -> dict[str, FeedStateRow]:
+            found: dict[str, FeedStateRow] = {}
             for chunk in chunks(list(keys)):
-                found.update(
-                    (source, checked_at)
-                    for url, checked_at in session.execute(
-                        select(FeedStateRow.url, FeedStateRow.checked_at).where(
-                            FeedStateRow.url.in_(chunk)
-                        )
-                    )
-                    for source in keys[url]
-                )
+                for row in session.scalars(select(FeedStateRow).where(FeedStateRow.url.in_(chunk))):
+                    found.update((source, row) for source in keys[row.url])
             return found
 
-        return self._db.read("read when sources were gathered", work)
+        return self._db.read("read the feed states of sources", work)

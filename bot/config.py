@@ -31,6 +31,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import tomli_w
 from dotenv import dotenv_values
@@ -159,6 +160,21 @@ class Settings(BaseSettings):
         default=None, ge=1, le=MAX_TOKEN_BUDGET, alias="BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET"
     )
 
+    # Chat
+    timezone: str = Field(default="UTC", alias="BRIEFBOT_TIMEZONE")
+    allow_private_sources: bool = Field(default=False, alias="BRIEFBOT_ALLOW_PRIVATE_SOURCES")
+    shutdown_grace: float = Field(default=20.0, ge=0, le=600, alias="BRIEFBOT_SHUTDOWN_GRACE")
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="BRIEFBOT_SLACK_API_URL")
+    slack_port: int = Field(default=3000, ge=1, le=65535, alias="BRIEFBOT_SLACK_PORT")
+    slack_host: str = Field(default="0.0.0.0", alias="BRIEFBOT_SLACK_HOST")  # noqa: S104
+    slack_managers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="BRIEFBOT_SLACK_MANAGERS"
+    )
+
     @field_validator("discovery", mode="before")
     @classmethod
     def _split_discovery(cls, value: Any) -> Any:
@@ -168,6 +184,26 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip() and part != "none"]
         return value
+
+    @field_validator("slack_managers", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("since", "gather_max_age")
     @classmethod
@@ -190,11 +226,39 @@ class Settings(BaseSettings):
         return self.prompts_dir or Path(__file__).resolve().parent.parent / "prompts"
 
     @property
+    def slack_configured(self) -> bool:
+        """True when Slack can be served: a bot token and an app token or signing secret."""
+        return _set(self.slack_bot_token) and (
+            _set(self.slack_app_token) or _set(self.slack_signing_secret)
+        )
+
+    @property
     def llm_configured(self) -> bool:
         """True when an API key or a base URL (a local server needs no key) is set."""
         return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
             self.openai_base_url
         )
+
+
+def _set(secret: SecretStr | None) -> bool:
+    return bool(secret and secret.get_secret_value().strip())
+
+
+def check_zone(name: str) -> str:
+    """``name`` as an IANA time zone (``Europe/Kyiv``), or ``ValueError`` naming the fix."""
+    cleaned = name.strip()
+    if cleaned.upper() == "UTC":
+        return "UTC"
+    try:
+        ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = sorted(z for z in available_timezones() if z.lower() == cleaned.lower())
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ValueError(
+            f"{name!r} is not an IANA time zone; use one like Europe/London or "
+            f"America/New_York.{hint}"
+        ) from None
+    return cleaned
 
 
 _FIXES: dict[str, str] = {
@@ -211,6 +275,11 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_BRIEF_CONCURRENCY": "a whole number of stories briefed at once, from 1 to 32",
     "BRIEFBOT_GATHER_MAX_AGE": "a duration such as 10m or 1h (0m gathers on every briefing)",
     "BRIEFBOT_INGEST_BATCH_SIZE": "a whole number of articles per write, from 1 to 5000",
+    "BRIEFBOT_TIMEZONE": "an IANA time zone such as Europe/London or UTC",
+    "BRIEFBOT_ALLOW_PRIVATE_SOURCES": "true or false",
+    "BRIEFBOT_SHUTDOWN_GRACE": "a number of seconds from 0 to 600, e.g. 20",
+    "BRIEFBOT_SLACK_API_URL": "the Slack Web API base URL, https://slack.com/api/ by default",
+    "BRIEFBOT_SLACK_PORT": "a TCP port from 1 to 65535, e.g. 3000",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
     "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0 and at most 3600, e.g. 60",

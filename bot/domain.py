@@ -256,6 +256,9 @@ class Topic:
     query: str = ""
     sources: list[str] = field(default_factory=list)
     discovery: bool = False
+    # The sources among ``sources`` that were added from chat, not by the operator: they
+    # are fetched only from public addresses (see ``bot.sources.safety``).
+    chat_sources: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.name = topic_key(self.name)

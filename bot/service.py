@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from weakref import WeakValueDictionary
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.config import MAX_DURATION, Settings, load_topics, parse_duration, save_topics
+from bot.config import (
+    MAX_DURATION,
+    Settings,
+    check_zone,
+    load_topics,
+    parse_duration,
+    save_topics,
+)
 from bot.domain import (
     Article,
     Briefing,
@@ -45,6 +51,7 @@ from bot.pipeline import Ingestor, IngestReport, brief_stories, select_stories
 from bot.redact import redact
 from bot.sources.gather import GatherResult, discover, gather
 from bot.store import Store
+from bot.store.topics import ADDED, REMOVED, SourceChange
 from bot.summarize.ports import StoryBriefer
 from bot.usage import GroupBy, UsageReport, records_since, summarize_usage
 
@@ -59,6 +66,7 @@ class IngestResult:
 
     report: IngestReport
     errors: list[SourceError]
+    gathered: int = 0  # articles the sources yielded, stored or not
 
 
 class _DeferredFeedState:
@@ -150,7 +158,11 @@ class BriefingService:
         problems = list(errors)
         if refresh:
             problems += await self.refresh(
-                specs, discovery_query=query, max_age=age, progress=progress
+                specs,
+                discovery_query=query,
+                max_age=age,
+                progress=progress,
+                untrusted=chosen.chat_sources,
             )
         window = since if since is not None else parse_duration(self.settings.since)
         now = self.clock()
@@ -198,6 +210,7 @@ class BriefingService:
         discovery_query: str | None = None,
         max_age: timedelta = timedelta(0),
         progress: Progress | None = None,
+        untrusted: Collection[str] = (),
     ) -> list[SourceError]:
         """Gather and ingest the sources (and discovery results) last gathered longer than
         ``max_age`` ago; concurrent calls for the same sources share one gather."""
@@ -215,7 +228,9 @@ class BriefingService:
                 if all(key in gathered_at and gathered_at[key] >= cutoff for key in keys):
                     log.debug("sources gathered within %s: not gathering again", max_age)
                     return []
-            result = await self.ingest(specs, discovery_query=discovery_query, progress=progress)
+            result = await self.ingest(
+                specs, discovery_query=discovery_query, progress=progress, untrusted=untrusted
+            )
             failed = {error.source for error in result.errors}
             if not result.report.errors:
                 done = [k for k in keys if k not in failed]
@@ -228,6 +243,7 @@ class BriefingService:
         *,
         discovery_query: str | None = None,
         progress: Progress | None = None,
+        untrusted: Collection[str] = (),
     ) -> IngestResult:
         """Gather the sources (and discovery results for ``discovery_query``) and store them.
 
@@ -237,12 +253,16 @@ class BriefingService:
         known = await asyncio.to_thread(self.store.feeds.validators, urls)
         state = _DeferredFeedState(known)
         gathered = await self.gather(
-            specs, discovery_query=discovery_query, progress=progress, feed_state=state
+            specs,
+            discovery_query=discovery_query,
+            progress=progress,
+            feed_state=state,
+            untrusted=untrusted,
         )
         report = await self.ingest_articles(gathered.articles)
         if not report.errors and state.pending:
             await asyncio.to_thread(self.store.feeds.set_many, state.pending)
-        return IngestResult(report, [*gathered.errors, *report.errors])
+        return IngestResult(report, [*gathered.errors, *report.errors], len(gathered.articles))
 
     async def gather(
         self,
@@ -251,12 +271,21 @@ class BriefingService:
         discovery_query: str | None = None,
         progress: Progress | None = None,
         feed_state: _DeferredFeedState | None = None,
+        untrusted: Collection[str] = (),
     ) -> GatherResult:
-        """Fetch the sources (and discovery results for ``discovery_query``), storing nothing."""
+        """Fetch the sources (and discovery results for ``discovery_query``), storing nothing.
+
+        ``untrusted`` sources (added from chat) are fetched from public addresses only."""
         gathered = GatherResult(articles=[], errors=[])
         if specs:
             gathered.extend(
-                await gather(specs, self.settings, feed_state=feed_state, progress=progress)
+                await gather(
+                    specs,
+                    self.settings,
+                    feed_state=feed_state,
+                    progress=progress,
+                    untrusted=untrusted,
+                )
             )
         if discovery_query and self.settings.discovery:
             gathered.extend(await discover(discovery_query, self.settings, progress=progress))
@@ -291,8 +320,59 @@ class BriefingService:
         return self.settings.resolved_topics_file
 
     async def topics(self) -> dict[str, Topic]:
-        """The tracked topics, by name."""
-        return await asyncio.to_thread(load_topics, self.topics_file)
+        """The tracked topics, by name: the topics file with the changes made from chat."""
+
+        def read() -> dict[str, Topic]:
+            return merge_chat_changes(
+                load_topics(self.topics_file), self.store.topic_sources.changes()
+            )
+
+        return await asyncio.to_thread(read)
+
+    async def add_chat_source(self, name: str, url: str, *, added_by: str) -> tuple[Topic, int]:
+        """Add the feed ``url`` to topic ``name`` from chat: it is fetched once first (from a
+        public address only, unless ``BRIEFBOT_ALLOW_PRIVATE_SOURCES``) and must be a feed;
+        its articles are stored. Returns the topic and how many articles the feed had.
+
+        The change is stored in the database, never in the topics file."""
+        key = topic_key(name)
+        if not key:
+            raise InvalidRequest("The topic is empty; name one, e.g. sources ukraine.")
+        url = url.strip().strip("<>")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidRequest(
+                f"{url!r} is not a web address; give the http:// or https:// URL of an RSS "
+                "or Atom feed."
+            )
+        topic = (await self.topics()).get(key)
+        if topic is not None and url in topic.sources:
+            raise InvalidRequest(f"{topic.name} already has the feed {url}.")
+        result = await self.ingest([url], untrusted=[url])
+        fetch_errors = [error for error in result.errors if error.source == url]
+        if fetch_errors and not result.gathered:
+            raise InvalidRequest(
+                f"{url} is not a feed I can read ({fetch_errors[0].error}); give the URL of "
+                "an RSS or Atom feed."
+            )
+        async with self._topics_lock:
+            await asyncio.to_thread(self.store.topic_sources.set, key, url, ADDED, added_by)
+            topic = (await self.topics())[key]
+        await asyncio.to_thread(self.store.feeds.touch, [url], self.clock())
+        return topic, result.gathered
+
+    async def remove_chat_source(self, name: str, url: str, *, removed_by: str) -> Topic:
+        """Take the feed ``url`` off topic ``name`` from chat (a feed of the topics file
+        too): stored in the database, the file is left as it is."""
+        key = topic_key(name)
+        url = url.strip().strip("<>")
+        async with self._topics_lock:
+            topic = (await self.topics()).get(key)
+            if topic is None or url not in topic.sources:
+                raise InvalidRequest(
+                    f"{key!r} has no feed {url}; say sources {key or 'TOPIC'} to see its feeds."
+                )
+            await asyncio.to_thread(self.store.topic_sources.set, key, url, REMOVED, removed_by)
+            return (await self.topics()).get(key) or Topic(key)
 
     async def save_topic(
         self,
@@ -392,6 +472,32 @@ class BriefingService:
         """The briefings posted in (or starting) a thread: what a follow-up is about."""
         return await asyncio.to_thread(self.store.channels.posts_in_thread, channel, thread_id)
 
+    async def thread_stories(
+        self, channel: Channel, thread_id: str
+    ) -> list[tuple[Story, list[Article]]]:
+        """The stories of the briefings posted in (or starting) a thread, with their
+        articles as stored now: what a follow-up question in that thread is about."""
+        posts = await self.posts_in_thread(channel, thread_id)
+        story_ids = list(dict.fromkeys(sid for post in posts for sid in post.story_ids))
+        if not story_ids:
+            return []
+
+        def read() -> list[tuple[Story, list[Article]]]:
+            members = self.store.articles.stories_with_articles(story_ids)
+            found = []
+            for story_id in story_ids:
+                story = self.store.articles.get_story(story_id)
+                if story is not None:
+                    found.append((story, members.get(story_id, [])))
+            return found
+
+        return await asyncio.to_thread(read)
+
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        """True the first time a platform delivery is seen (across restarts and replicas),
+        False for a retry of it."""
+        return await asyncio.to_thread(self.store.events.claim, platform, event_id)
+
     # ------------------------------------------------------------------ usage
     async def usage(self, since: timedelta, by: GroupBy) -> UsageReport:
         """Tokens and cost of the briefings saved within ``since``, grouped ``by``, with
@@ -411,16 +517,35 @@ class BriefingService:
 
 def check_timezone(name: str) -> str:
     """``name`` as an IANA time zone (``Europe/Kyiv``), or ``InvalidRequest`` naming the fix."""
-    cleaned = name.strip()
-    if cleaned.upper() == "UTC":
-        return "UTC"
     try:
-        ZoneInfo(cleaned)
-    except (ZoneInfoNotFoundError, ValueError):
-        close = sorted(z for z in available_timezones() if z.lower() == cleaned.lower())
-        hint = f" Did you mean {close[0]}?" if close else ""
-        raise InvalidRequest(
-            f"{name!r} is not an IANA time zone; use one like Europe/London or "
-            f"America/New_York.{hint}"
-        ) from None
-    return cleaned
+        return check_zone(name)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def merge_chat_changes(
+    topics: dict[str, Topic], changes: Sequence[SourceChange]
+) -> dict[str, Topic]:
+    """The topics file's topics with the source changes made from chat applied in order.
+
+    An added feed the file does not list is a chat source (fetched from public addresses
+    only); a topic that only chat made and that has no feed left is dropped."""
+    from_chat: set[str] = set()
+    for change in changes:
+        topic = topics.get(change.topic)
+        if topic is None:
+            if change.state != ADDED:
+                continue
+            topic = topics[change.topic] = Topic(change.topic)
+            from_chat.add(change.topic)
+        if change.state == ADDED and change.url not in topic.sources:
+            topic.sources.append(change.url)
+            topic.chat_sources.append(change.url)
+        elif change.state == REMOVED and change.url in topic.sources:
+            topic.sources.remove(change.url)
+            if change.url in topic.chat_sources:
+                topic.chat_sources.remove(change.url)
+    for key in from_chat:
+        if not topics[key].sources:
+            del topics[key]
+    return topics

@@ -42,6 +42,8 @@ async def service(
     monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
     monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
     monkeypatch.setenv("BRIEFBOT_SINCE", "7d")
+    # The feeds here are served from 127.0.0.1; the private-address refusal has its own tests.
+    monkeypatch.setenv("BRIEFBOT_ALLOW_PRIVATE_SOURCES", "true")
     built = build_service(
         load_settings(),
         database_url=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
@@ -311,24 +313,57 @@ def harbour_feed() -> str:
     )
 
 
-async def test_sources_add_checks_the_feed_then_saves_it(
-    core: ChatCore, http_server: FakeHTTPServer, topics_file: Path
+async def test_sources_add_checks_the_feed_then_saves_it_in_the_database(
+    core: ChatCore, service: BriefingService, http_server: FakeHTTPServer, topics_file: Path
 ) -> None:
+    before = contents(topics_file)
     url = serve_feed(http_server, "/world/rss.xml", harbour_feed())
-    reply = await say(core, f"sources Baltic Ports add {url}")
+    reply = await say(core, f"sources Baltic Ports add <{url}>")  # Slack wraps links in <>
     assert reply.kind is ReplyKind.TEXT, reply.text
     assert reply.text == (
-        f"Added {url} to baltic ports (it has 1 articles now). baltic ports has feeds: {url}."
+        f"Added {url} to baltic ports (the feed has 1 article now). baltic ports has feeds: {url}."
     )
     assert [r.path for r in http_server.requests] == ["/world/rss.xml"]
-    assert url.encode() in contents(topics_file)
+    assert contents(topics_file) == before  # chat never writes the operator's file
+    topic = (await service.topics())["baltic ports"]
+    assert topic.sources == [url]
+    assert topic.chat_sources == [url]
     assert (await say(core, "sources baltic ports")).text == f"baltic ports has feeds: {url}."
+    assert (await say(core, f"sources baltic ports add {url}")).text == (
+        f"baltic ports already has the feed {url}."
+    )
 
     removed = await say(core, f"sources baltic ports remove {url}")
     assert removed.text == f"Removed {url} from baltic ports. baltic ports has no feeds."
     again = await say(core, f"sources baltic ports remove {url}")
     assert again.kind is ReplyKind.ERROR
-    assert f"has no source '{url}'" in again.text
+    assert again.text == (
+        f"'baltic ports' has no feed {url}; say sources baltic ports to see its feeds."
+    )
+    assert "baltic ports" not in await service.topics()  # made by chat, now without feeds
+
+
+async def test_sources_changed_from_chat_survive_a_restart_over_the_file(
+    core: ChatCore, service: BriefingService, http_server: FakeHTTPServer, tmp_path: Path
+) -> None:
+    name, kept, dropped = "port-strike", "./feeds/kept.xml", "./feeds/dropped.xml"
+    await service.save_topic(name, sources=[dropped, kept])  # the operator's file
+    url = serve_feed(http_server, "/world/rss.xml", harbour_feed())
+    assert (await say(core, f"sources {name} add {url}")).kind is ReplyKind.TEXT
+    assert (await say(core, f"sources {name} remove {dropped}")).kind is ReplyKind.TEXT
+
+    restarted = build_service(
+        load_settings(),
+        database_url=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
+        clock=lambda: NOW,
+        force_llm=False,
+    )
+    async with restarted:
+        topic_now = (await restarted.topics())[name]
+    assert dropped not in topic_now.sources
+    assert topic_now.sources[-1] == url
+    assert kept in topic_now.sources
+    assert topic_now.chat_sources == [url]  # the file's feeds stay trusted
 
 
 @pytest.mark.parametrize("path", ["/article.html", "/missing.xml"])

@@ -110,9 +110,8 @@ def test_the_head_revision_0004_adds_the_chat_tables_and_channel_workspaces(
     upgrade(engine, "0003")
     before = table_names(engine)
 
-    upgrade(engine)
+    upgrade(engine, "0004")
 
-    assert head_revision() == "0004"
     assert current_revision(engine) == "0004"
     assert table_names(engine) - before == {"subscriptions", "posted_messages"}
     columns = {column["name"]: column for column in inspect(engine).get_columns("channels")}
@@ -121,6 +120,19 @@ def test_the_head_revision_0004_adds_the_chat_tables_and_channel_workspaces(
     downgrade(engine, "0003")
     assert table_names(engine) == before
     assert "workspace" not in {c["name"] for c in inspect(engine).get_columns("channels")}
+
+
+def test_the_head_revision_0005_adds_chat_sources_and_processed_events(engine: Engine) -> None:
+    upgrade(engine, "0004")
+    before = table_names(engine)
+
+    upgrade(engine)
+
+    assert head_revision() == "0005"
+    assert current_revision(engine) == "0005"
+    assert table_names(engine) - before == {"topic_sources", "processed_events"}
+    downgrade(engine, "0004")
+    assert table_names(engine) == before
 
 
 def test_migrations_ship_inside_the_package_with_one_head() -> None:

@@ -171,7 +171,7 @@ class ChatCore:
             return await self._unsubscribe(request.channel, args)
         if command == "list":
             return await self._list(request.channel)
-        return await self._sources(args)
+        return await self._sources(args, request.user_id)
 
     # ------------------------------------------------------------------ brief
     async def _brief(self, channel: Channel, args: str) -> ChatReply:
@@ -229,7 +229,7 @@ class ChatCore:
         return _text("\n".join(lines))
 
     # ------------------------------------------------------------------ sources
-    async def _sources(self, args: str) -> ChatReply:
+    async def _sources(self, args: str, user_id: str) -> ChatReply:
         name, action, url = split_sources(args)
         if action is None:
             topics = await self.service.topics()
@@ -238,22 +238,12 @@ class ChatCore:
                 return _text(_untracked(name, topics))
             return _text(_sources_text(topic))
         if action == "remove":
-            topic = await self.service.remove_source(name, url)
-            return _text(f"Removed {url} from {topic.name}. " + _sources_text(topic))
-        if not url.startswith(("http://", "https://")):
-            raise InvalidRequest(
-                f"{url!r} is not a web address; give the http:// or https:// URL of an RSS "
-                "or Atom feed."
-            )
-        gathered = await self.service.gather([url])
-        if gathered.errors and not gathered.articles:
-            raise InvalidRequest(
-                f"{url} is not a feed I can read ({gathered.errors[0].error}); give the URL "
-                "of an RSS or Atom feed."
-            )
-        topic = await self.service.save_topic(name, sources=[url])
+            topic = await self.service.remove_chat_source(name, url, removed_by=user_id)
+            return _text(f"Removed {_clean_url(url)} from {topic.name}. " + _sources_text(topic))
+        topic, found = await self.service.add_chat_source(name, url, added_by=user_id)
+        articles = "1 article" if found == 1 else f"{found} articles"
         return _text(
-            f"Added {url} to {topic.name} (it has {len(gathered.articles)} articles now). "
+            f"Added {_clean_url(url)} to {topic.name} (the feed has {articles} now). "
             + _sources_text(topic)
         )
 
@@ -364,6 +354,10 @@ def _untracked(name: str, topics: dict[str, Topic]) -> str:
         f"I don't track {key!r}, and news discovery is off.{hint} "
         f"Tracked topics: {', '.join(sorted(topics))}."
     )
+
+
+def _clean_url(url: str) -> str:
+    return url.strip().strip("<>")
 
 
 def _sources_text(topic: Topic) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -381,8 +381,13 @@ async def gather(
     feed_state: FeedStateStore | None = None,
     progress: Progress | None = None,
     client: httpx2.AsyncClient | None = None,
+    untrusted: Collection[str] = (),
 ) -> GatherResult:
     """Gather the articles of every spec (feed URL, feed/JSON Lines file, or directory).
+
+    The feed URLs in ``untrusted`` came from chat, not from the operator: they, their
+    redirects and their article links are fetched only from public addresses (unless
+    ``BRIEFBOT_ALLOW_PRIVATE_SOURCES``).
 
     ``progress(source, done, total)`` is called as each spec finishes.
     ``client`` lets the caller share an ``httpx2.AsyncClient``; otherwise one

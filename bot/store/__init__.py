@@ -10,7 +10,9 @@ newest revision before returning. The repositories:
 - ``subscriptions``: the channels' digests (``bot.store.subscriptions``);
 - ``spend``: tokens spent and the usage of saved briefings (``bot.store.spend``);
 - ``feeds``: conditional-GET validators and when each source was gathered
-  (``bot.store.feeds``).
+  (``bot.store.feeds``);
+- ``topic_sources``: feeds added to or taken off topics from chat, and ``events``: platform
+  deliveries already answered (``bot.store.topics``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.store.feeds import FeedStateRepository
 from bot.store.migrate import upgrade
 from bot.store.spend import SpendRepository
 from bot.store.subscriptions import SubscriptionRepository
+from bot.store.topics import EventRepository, TopicSourceRepository
 from bot.usage import UsageRecord
 
 __all__ = [
@@ -55,6 +58,8 @@ class Store:
         self.subscriptions = SubscriptionRepository(db)
         self.spend = SpendRepository(db)
         self.feeds = FeedStateRepository(db)
+        self.topic_sources = TopicSourceRepository(db)
+        self.events = EventRepository(db)
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:

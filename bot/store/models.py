@@ -298,3 +298,30 @@ class PostedMessageRow(Base):
     posted_at: Mapped[datetime] = mapped_column(index=True)
 
     channel: Mapped[ChannelRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class TopicSourceRow(Base):
+    """A feed added to (``state`` ``added``) or taken off (``removed``) a topic from chat;
+    merged over the topics file, which chat never writes."""
+
+    __tablename__ = "topic_sources"
+    __table_args__ = (UniqueConstraint("topic", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str]
+    url: Mapped[str]
+    state: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str]
+    changed_at: Mapped[datetime]
+
+
+class ProcessedEventRow(Base):
+    """A platform delivery (Slack ``event_id``) already claimed by a handler."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str]
+    received_at: Mapped[datetime] = mapped_column(index=True)

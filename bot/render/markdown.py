@@ -9,14 +9,20 @@ only ``http``/``https`` URLs become links, so a feed cannot inject markup or a
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from bot.domain import Briefing, SourceRef, StoryBriefing
-from bot.render.text import citations, clean, coverage_line, format_time, plural, source_notes
+from bot.render.text import (
+    citations,
+    clean,
+    coverage_line,
+    format_time,
+    plural,
+    source_notes,
+    web_url,
+)
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _ENTITY = re.compile(r"&(?=#?\w+;)")
-_SAFE_URL = re.compile(r"^https?://[^\s/]", re.IGNORECASE)
 
 
 def escape(text: str) -> str:
@@ -27,10 +33,10 @@ def escape(text: str) -> str:
 
 def link(label: str, url: str) -> str:
     """``[label](url)`` for web URLs; the escaped label and the URL as code otherwise."""
-    url = clean(url)
-    if not _SAFE_URL.match(url):
+    target = web_url(url)
+    if target is None:
+        url = clean(url)
         return f"{escape(label)} ({_code(url)})" if url else escape(label)
-    target = quote(url, safe=":/?#@!$&'*+,;=%-._~")
     return f"[{escape(label)}]({target})"
 
 

@@ -4,8 +4,9 @@ No styling and no escape codes: the CLI may add colour itself. Untrusted strings
 outlet names, sentences, error messages) have control characters and terminal escape
 sequences removed, so a hostile headline cannot repaint the terminal.
 
-The helpers here (``clean``, ``coverage_line``, ``format_time``, ``citations``,
-``source_notes``) are shared by the other renderers.
+The helpers here (``clean``, ``strip_controls``, ``coverage_line``, ``format_time``,
+``citations``, ``source_notes``, ``web_url``, ``verification_line``) are shared by the other
+renderers and the chat adapters' renderers.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from urllib.parse import quote
 
-from bot.domain import Briefing, Coverage, SourceRef, StoryBriefing
+from bot.domain import Briefing, Coverage, SourceRef, StoryBriefing, Verification
 
 _ESCAPE_SEQUENCE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
@@ -25,15 +27,31 @@ _ESCAPE_SEQUENCE = re.compile(
 # C0/C1 controls and the bidirectional overrides used to disguise text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _WHITESPACE = re.compile(r"\s+")
+_WEB_URL = re.compile(r"^https?://[^\s/]", re.IGNORECASE)
+# Characters a URL keeps as they are; everything else (spaces, ``|``, ``<``, ``>``, quotes,
+# backslashes, non-ASCII) is percent-encoded, so the URL is one token in any markup.
+_URL_SAFE = ":/?#@!$&'*+,;=%-._~"
 
 INDENT = "   "
 
 
+def strip_controls(text: str) -> str:
+    """Untrusted text with escape sequences and controls removed; tabs and newlines kept."""
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
 def clean(text: str) -> str:
     """One line of untrusted text: escape sequences and controls removed, whitespace collapsed."""
-    text = _ESCAPE_SEQUENCE.sub("", text)
-    text = _CONTROL.sub("", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return _WHITESPACE.sub(" ", strip_controls(text)).strip()
+
+
+def web_url(url: str) -> str | None:
+    """``url`` made safe to link: cleaned and percent-encoded when it is an ``http(s)`` URL,
+    ``None`` otherwise (``javascript:``, ``file:``, a bare path: never a link)."""
+    url = clean(url)
+    if not _WEB_URL.match(url):
+        return None
+    return quote(url, safe=_URL_SAFE)
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
@@ -81,6 +99,21 @@ def source_notes(source: SourceRef, escape: Callable[[str], str] = clean) -> lis
     if not source.full_text:
         notes.append("teaser only")
     return notes
+
+
+def verification_line(verification: Verification | None) -> str:
+    """What citation checking changed, in words ("citation check: 2 unsupported citations
+    removed · 1 supporting source added"); empty when it changed nothing."""
+    if verification is None:
+        return ""
+    parts = []
+    if verification.removed:
+        parts.append(plural(len(verification.removed), "unsupported citation") + " removed")
+    if verification.added:
+        parts.append(plural(len(verification.added), "supporting source") + " added")
+    if verification.dropped:
+        parts.append(plural(len(verification.dropped), "unsupported point") + " dropped")
+    return "citation check: " + " · ".join(parts) if parts else ""
 
 
 def _story_lines(number: int, story: StoryBriefing) -> list[str]:

@@ -49,10 +49,13 @@ __all__ = [
     "MESSAGE_TEXT",
     "SECTION_TEXT",
     "SlackMessage",
+    "block_text_size",
     "escape",
     "link",
+    "plain",
     "render_briefing",
     "render_text",
+    "split_mrkdwn",
     "text_size",
 ]
 
@@ -72,6 +75,7 @@ ELLIPSIS = "…"
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
 
 _MENTION_WORD = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_SPECIAL = re.compile(r"<(?=[!@#])")  # Slack's "<!channel>", "<@U123>", "<#C1>"
 _WORD_JOINER = "\u2060"  # invisible; "@\u2060here" notifies no one
 # The pieces a mrkdwn line is cut between: our links and entities whole, whitespace runs
 # (where a cut is made), and runs of other characters (cut inside only when nothing else fits).
@@ -97,6 +101,13 @@ def text_size(text: str) -> int:
 
 def _neutralise(text: str) -> str:
     return _MENTION_WORD.sub("@" + _WORD_JOINER, text)
+
+
+def plain(text: str) -> str:
+    """Untrusted text for a ``plain_text`` object (shown as it is, never parsed as mrkdwn):
+    flattened to one clean line, with mention syntax broken by an invisible word joiner all
+    the same (``<\u2060!channel>``, ``@\u2060here``)."""
+    return _neutralise(_SPECIAL.sub("<" + _WORD_JOINER, clean(text)))
 
 
 def escape(text: str) -> str:
@@ -191,7 +202,7 @@ def _mrkdwn(text: str) -> Block:
 
 
 def _header(text: str) -> Block:
-    text = _cut_plain(_neutralise(clean(text)) or "Briefing", HEADER_TEXT)
+    text = _cut_plain(plain(text) or "Briefing", HEADER_TEXT)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 

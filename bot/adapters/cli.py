@@ -203,6 +203,18 @@ def demo(fmt: FormatOpt = "text", llm: LLMOpt = None) -> None:
 
 
 @app.command()
+def run() -> None:
+    """Serve the bot: Slack when its tokens are set, else a console channel here."""
+
+    async def go() -> None:
+        from bot.adapters.run import serve
+
+        await serve(_settings(), write=console.emit, note=console.print_note)
+
+    _run(go)
+
+
+@app.command()
 def ingest(
     source: SourceOpt = None,
     topic: Annotated[

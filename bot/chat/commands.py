@@ -382,3 +382,28 @@ def _subscription_line(subscription: Subscription, now: datetime) -> str:
         )
     when = _next_delivery(schedule, subscription.timezone, now)
     return f"• {subscription.topic}: {schedule.text} ({subscription.timezone}), next {when}"
+
+
+def needs_manager(text: str) -> bool:
+    """Whether ``text`` is a command that only a manager may run, so an adapter looks the
+    user's roles up (``users.info``) only when they matter."""
+    command, _, args = text.strip().partition(" ")
+    return command.lower() in _MANAGE and _changes(command.lower(), args.strip())
+
+
+def command_word(text: str) -> str:
+    """The command ``text`` starts with, lower-cased ("" when it is not one of ours)."""
+    word = text.strip().partition(" ")[0].lower()
+    return word if word in COMMANDS else ""
+
+
+def slash_to_command(text: str) -> str:
+    """A slash command's text as a chat command, the same on every platform with one
+    ``/brief``: a command word passes as it is, anything else is a topic to brief
+    (``/brief ukraine`` is ``brief ukraine``), and nothing at all is help."""
+    cleaned = text.strip()
+    if not cleaned:
+        return "help"
+    if command_word(cleaned):
+        return cleaned
+    return f"brief {cleaned}"

@@ -198,6 +198,7 @@ async def test_mass_mentions_in_a_source_are_neutralised(
     assert "＠everyone" in reply.text
     for mention in ("@everyone", "@here", "<!channel>"):
         assert mention not in reply.text
+        assert all(mention not in quote.text for quote in reply.answer.quotes)
 
 
 def test_defuse_mentions_leaves_ordinary_at_signs_alone() -> None:
@@ -255,3 +256,19 @@ async def test_an_over_long_question_is_refused(service: BriefingService) -> Non
     reply = await ask(core, "How many dockworkers " + "really " * 10 + "walked out?", PORT_THREAD)
     assert reply.kind is ReplyKind.ERROR
     assert "characters long; I read at most 50" in reply.text
+
+
+async def test_a_thread_with_two_briefings_answers_from_both_naming_the_story(
+    core: ChatCore, service: BriefingService
+) -> None:
+    await post_briefing(service, "port-strike", PORT_THREAD)
+    topics = await service.topics()
+    leak = await service.brief(topics["ammonia-leak"], NEWSROOM)
+    await service.record_post(leak, NEWSROOM, "1741600000.000300", thread_id=PORT_THREAD)
+    reply = await ask(core, "How many people were told not to drink tap water?", PORT_THREAD)
+    assert reply.answer is not None
+    assert reply.answer.found
+    first = reply.answer.quotes[0]
+    assert "60,000" in first.text
+    assert first.story_id == leak.stories[0].story_id
+    assert f"({first.story_title})" in reply.text

@@ -85,7 +85,8 @@ def quotable(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Quote:
     """One quoted sentence of a story and every source that carries it (the quoted one
-    first), numbered like the story's briefing."""
+    first), numbered like the story's briefing. ``text`` and ``story_title`` are already
+    ``quotable``; the ``sources`` are as stored (a renderer cleans their fields)."""
 
     text: str
     story_id: str
@@ -156,9 +157,9 @@ def answer_in_thread(
         carriers = _carriers(sentence, sentences)
         quotes.append(
             Quote(
-                text=sentence.text,
+                text=quotable(sentence.text),
                 story_id=story.id,
-                story_title=_story_title(story, numbered[sentence.story][1]),
+                story_title=quotable(_story_title(story, numbered[sentence.story][1])),
                 sources=tuple(sources[i] for i in carriers),
                 score=round(score, 6),
             )
@@ -275,8 +276,8 @@ def _answer_text(question: str, quotes: Sequence[Quote], story_count: int) -> st
     lines = [opening]
     for quote in quotes:
         lead, *copies = quote.sources
-        where = f" ({quotable(quote.story_title)})" if story_count > 1 else ""
-        lines.append(f"• “{_shorten(quotable(quote.text))}”")
+        where = f" ({quote.story_title})" if story_count > 1 else ""
+        lines.append(f"• “{_shorten(quote.text)}”")
         cite = f"   — {_source_label(lead)}{where} {quotable(lead.url)}"
         if copies:
             cite += "; also " + ", ".join(_source_label(ref) for ref in copies)

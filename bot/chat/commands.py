@@ -11,6 +11,12 @@ mention), awaits ``ChatCore.handle`` and renders the ``ChatReply``. The grammar:
     sources TOPIC add URL | sources TOPIC remove URL
     help
 
+In a thread, a message whose first word is not a command is a question about the briefing
+the bot posted there (``bot.chat.followup``): it is answered from that briefing's stories'
+sources only, and privately pointed to ``brief TOPIC`` when the thread has no briefing.
+Outside a thread, a question (several words ending in ``?``) gets that pointer too; any
+other unknown first word is an unknown command.
+
 A topic may be several words. In ``subscribe``, the schedule starts at the first schedule
 word after the topic's first word (``daily``, ``weekdays``, ``weekends``, ``weekly``,
 ``every`` or a day list such as ``mon-fri``; see ``bot.chat.schedule``), and a last word
@@ -36,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.chat.followup import Answerer, ThreadAnswer, answer_extractively
 from bot.chat.schedule import (
     KEYWORDS,
     Schedule,
@@ -72,12 +79,19 @@ Commands:
   help                                           this list
 Schedules: daily 08:00, weekdays 07:30, weekends 10:00, weekly mon 09:00, mon,wed,fri 18:00,
 every 6h. Time zones are IANA names such as Europe/London. Put a topic containing a day name
-in double quotes: subscribe "sunday league" weekends 10:00."""
+in double quotes: subscribe "sunday league" weekends 10:00.
+Questions: ask in the thread of a briefing I posted, and I answer from its sources."""
+
+ASK_IN_THREAD = (
+    "I answer questions in the thread of a briefing I posted, from that briefing's sources. "
+    "Say brief <topic> to get a briefing, then ask your question in its thread."
+)
 
 
 class ReplyKind(enum.StrEnum):
     TEXT = "text"
     BRIEFING = "briefing"
+    ANSWER = "answer"  # a follow-up question in a briefing's thread, answered from its sources
     ERROR = "error"
 
 
@@ -94,13 +108,15 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChatReply:
-    """What to answer: plain ``text`` always (a briefing's too), the ``briefing`` itself for
-    renderers that lay it out, and whether only the asker should see it."""
+    """What to answer: plain ``text`` always (a briefing's and an answer's too), the
+    ``briefing`` or thread ``answer`` itself for renderers that lay it out, and whether only
+    the asker should see it."""
 
     kind: ReplyKind
     text: str
     briefing: Briefing | None = None
     private: bool = False
+    answer: ThreadAnswer | None = None
 
 
 def _text(text: str) -> ChatReply:
@@ -115,11 +131,17 @@ class ChatCore:
     """The chat commands over one ``BriefingService``."""
 
     def __init__(
-        self, service: BriefingService, *, default_timezone: str = "UTC", max_text: int = 2000
+        self,
+        service: BriefingService,
+        *,
+        default_timezone: str = "UTC",
+        max_text: int = 2000,
+        answerer: Answerer = answer_extractively,
     ) -> None:
         self.service = service
         self.default_timezone = check_timezone(default_timezone)
         self.max_text = max_text
+        self.answerer = answerer
 
     async def handle(self, request: ChatRequest) -> ChatReply:
         """Answer one request; never raises (see the module docstring)."""
@@ -152,6 +174,10 @@ class ChatCore:
         args = args.strip()
         if command in ("", "help"):
             return _text(HELP)
+        if command not in COMMANDS and request.thread_id is not None:
+            return await self._answer(request.channel, request.thread_id, text)
+        if command not in COMMANDS and _is_question(text):
+            return _error(ASK_IN_THREAD)
         if command not in COMMANDS:
             close = difflib.get_close_matches(command, COMMANDS, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]}?" if close else ""
@@ -185,6 +211,14 @@ class ChatCore:
         else:
             return _text(_untracked(name, topics))
         return ChatReply(ReplyKind.BRIEFING, to_text(briefing), briefing)
+
+    # ------------------------------------------------------------------ follow-up questions
+    async def _answer(self, channel: Channel, thread_id: str, question: str) -> ChatReply:
+        stories = await self.service.thread_stories(channel, thread_id)
+        if not stories:
+            return _error(ASK_IN_THREAD)
+        answer = await self.answerer(question, stories)
+        return ChatReply(ReplyKind.ANSWER, answer.text, answer=answer)
 
     # ------------------------------------------------------------------ subscriptions
     async def _subscribe(self, request: ChatRequest, args: str) -> ChatReply:
@@ -249,6 +283,12 @@ class ChatCore:
 
 
 # ---------------------------------------------------------------------- parsing
+def _is_question(text: str) -> bool:
+    """A message of several words ending in a question mark (outside a thread: not a
+    command, and not a question the bot can answer there)."""
+    return text.rstrip().endswith("?") and len(text.split()) > 1
+
+
 def _changes(command: str, args: str) -> bool:
     """Whether the command changes something (``sources TOPIC`` alone only reads)."""
     if command != "sources":

@@ -328,6 +328,13 @@ def _unique(articles: Sequence[Article]) -> list[Article]:
     return unique
 
 
+def number_sources(articles: Sequence[Article]) -> tuple[list[Article], list[SourceRef]]:
+    """A story's articles once each, chronological, and their sources numbered 1..n the way
+    a briefing numbers them (``SourceRef.id``; ``copy_of`` as source numbers)."""
+    ordered = _unique(articles)
+    return ordered, _source_refs(ordered)
+
+
 def brief_story(
     story: Story, articles: Sequence[Article], *, max_points: int = MAX_POINTS
 ) -> StoryBriefing:
@@ -339,7 +346,7 @@ def brief_story(
         raise SummarizerError(f"story {story.id} has no articles to brief")
     if max_points < 1:
         raise ValueError(f"max_points must be at least 1, got {max_points}")
-    ordered = _unique(articles)
+    ordered, sources = number_sources(articles)
     model = _StoryModel(ordered)
     candidates = _candidates(model, relaxed=False)
     if len(candidates) < MIN_POINTS:
@@ -354,7 +361,6 @@ def brief_story(
     key_points = [KeyPoint(text=c.ref.text, sources=[a + 1 for a in c.sources]) for c in chosen]
     if not key_points:
         key_points = _title_points(model)
-    sources = _source_refs(ordered)
     notes = _notes(ordered, key_points)
     newest = max(a.when for a in ordered)
     log.debug(

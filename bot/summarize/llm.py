@@ -60,7 +60,7 @@ from bot.summarize.align import source_sentences, terms
 from bot.summarize.briefers import ExtractiveBriefer
 from bot.summarize.budget import Reservation, TokenBudget
 from bot.summarize.coverage import coverage
-from bot.summarize.extractive import _source_refs, _unique, clean_title
+from bot.summarize.extractive import clean_title, number_sources
 from bot.summarize.passages import PromptSources, defused, select_passages
 from bot.summarize.ports import BrieferSettings, BriefingStore, ChatModel, Usage
 from bot.summarize.prompts import ChatMessage, PromptSet, format_date, format_key_points
@@ -419,8 +419,7 @@ def _prepare(
 ) -> tuple[list[Article], list[SourceRef], dict[int, Article]]:
     """The story's articles once each, their numbered sources, and each source's defused
     article (its text safe to quote to a model)."""
-    ordered = _unique(articles)
-    sources = _source_refs(ordered)
+    ordered, sources = number_sources(articles)
     by_source = {ref.id: defused(article) for ref, article in zip(sources, ordered, strict=True)}
     return ordered, sources, by_source
 

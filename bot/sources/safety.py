@@ -79,13 +79,22 @@ def non_public_reason(address: IPAddress) -> str | None:
         return "a link-local address"
     if address.is_unspecified:
         return "an unspecified address"
-    if address.is_private:
-        return "a private address"
     if address.is_multicast:
         return "a multicast address"
-    if address.is_reserved or not address.is_global:
+    if address.is_reserved:  # before private: Python counts 240.0.0.0/4 as both
+        return "a reserved, non-public address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
         return "a reserved, non-public address"
     return None
+
+
+def shown(address: IPAddress) -> str:
+    """The address as people write it (``::ffff:127.0.0.1``, not ``::ffff:7f00:1``)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
 
 
 CHAT_RULE = (
@@ -128,17 +137,17 @@ class NonPublicAddress(Exception):
     """
 
     def __init__(self, host: str, address: IPAddress, reason: str) -> None:
-        super().__init__(f"{host} resolves to {address}, {reason}")
         self.host = host
         self.address = address
         self.reason = reason
+        super().__init__(self.what)
 
     @property
     def what(self) -> str:
         """The refusal's subject: "HOST is REASON" for an address, else "HOST resolves to ..."."""
-        if str(self.address) == self.host.strip("[]"):
+        if literal_address(self.host) == self.address:
             return f"{self.host} is {self.reason}"
-        return f"{self.host} resolves to {self.address}, {self.reason}"
+        return f"{self.host} resolves to {shown(self.address)}, {self.reason}"
 
 
 def literal_address(host: str) -> IPAddress | None:

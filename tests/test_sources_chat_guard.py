@@ -7,6 +7,8 @@ routed to the local server, so a test can tell which address a connection went t
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,8 @@ from tests.fakes.news import (
     serve_feed,
     teaser,
 )
+
+TLS = Path(__file__).parent / "fixtures" / "tls"
 
 CHAT_RULE = (
     "feeds added from chat must be on public addresses "
@@ -293,3 +297,91 @@ async def test_an_unresolvable_chat_feed_is_a_clear_error(http_server: FakeHTTPS
     (error,) = result.errors
     host = url.split("/")[2]
     assert error.error == f"could not connect to {host}: the host name could not be resolved"
+
+
+async def test_an_operator_feeds_third_party_link_is_resolved_once_per_connection(
+    http_server: FakeHTTPServer,
+) -> None:
+    """The old gap: a link checked by one look-up and connected by another. Now the
+    connection goes to the checked address; a rebinding second answer is refused."""
+    pages = ["/a", "/b"]
+    for page in pages:
+        http_server.route(
+            "GET",
+            page,
+            Reply(
+                200,
+                article_page("Strike", STRIKE_PARAGRAPHS),
+                {"Content-Type": HTML_TYPE, "Connection": "close"},
+            ),
+        )
+    links = [_as(http_server, "rebind.example", page) for page in pages]
+    feed = serve_feed(
+        http_server,
+        "/feed.xml",
+        rss([Item(f"Strike {n}", link, teaser(STRIKE_PARAGRAPHS)) for n, link in enumerate(links)]),
+    )
+    resolver = FakeResolver.rebinding("rebind.example", PUBLIC, "127.0.0.1")
+    network = FakeNetwork()
+    result = await gather([feed], load_settings(), resolver=resolver, network=network)
+    assert sorted(a.full_text for a in result.articles) == [False, True]
+    (error,) = result.errors
+    assert error.error == (
+        f"refused to fetch {error.source}: rebind.example resolves to 127.0.0.1, a loopback "
+        "address; links from feeds, redirects and discovery results may only reach public "
+        "addresses or the source's own host:port; kept the teaser text instead"
+    )
+    # The feed is the operator's (its own client); the one page connection made went to
+    # the checked address.
+    assert [address for address, _ in network.connects] == [PUBLIC]
+    assert resolver.calls == ["rebind.example", "rebind.example"]
+    refused = error.source.replace(_as(http_server, "rebind.example", ""), "")
+    assert sorted(r.path for r in http_server.requests) == sorted(
+        ["/feed.xml", *(page for page in pages if page != refused)]
+    )
+
+
+class _TLSServer(FakeHTTPServer):
+    """The fake server over TLS with a certificate for feed.example (tests/fixtures/tls)."""
+
+    def start(self) -> _TLSServer:
+        super().start()
+        assert self._server is not None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "feed.example.pem", TLS / "feed.example.key")
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        return self
+
+
+@pytest.mark.parametrize("host", ["feed.example", "other.example"])
+async def test_a_pinned_tls_connection_verifies_the_certificate_against_the_host_name(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket goes to 127.0.0.1, but SNI and verification use the name: the
+    certificate for feed.example (no IP in it) is accepted for feed.example only."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "ca.pem"))
+    with _TLSServer() as server:
+        _full_feed(server)
+        url = _as(server, host).replace("http://", "https://")
+        result = await gather(
+            [url],
+            _settings(BRIEFBOT_ALLOW_PRIVATE_SOURCES=True),
+            untrusted=[url],
+            resolver=FakeResolver({host: "127.0.0.1"}),
+            network=FakeNetwork(),
+        )
+        requests = list(server.requests)
+    if host == "feed.example":
+        assert result.errors == []
+        assert len(result.articles) == 1
+        assert requests[0].headers["Host"] == url.split("/")[2]
+    else:
+        port = url.split(":")[2].split("/")[0]
+        assert result.errors == [
+            SourceError(
+                url,
+                f"could not connect to other.example:{port}: its TLS certificate was refused "
+                "(Hostname mismatch, certificate is not valid for 'other.example'.)",
+            )
+        ]
+        assert requests == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
@@ -121,6 +122,10 @@ def _connect_reason(exc: BaseException) -> str:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):  # errno 1 would say "not permitted"
+            return f"its TLS certificate was refused ({current.verify_message})"
+        if isinstance(current, ssl.SSLError):
+            return f"the TLS handshake failed ({current.reason or current})"
         if isinstance(current, OSError) and current.errno and current.errno > 0:
             reason = os.strerror(current.errno)
         elif isinstance(current, OSError) and current.strerror:

@@ -101,11 +101,12 @@ class _PinnedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport over a connection pool that connects through ``backend``."""
 
     def __init__(self, backend: PinnedBackend, limits: httpx2.Limits) -> None:
-        super().__init__(limits=limits)
+        context = httpx2.create_ssl_context()  # verifies as the operator's client does
+        super().__init__(verify=context, limits=limits)
         # httpx2's transport has no network-backend parameter: its pool (built from the
         # same arguments) is replaced by one that connects through ``backend``.
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

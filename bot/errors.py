@@ -12,6 +12,7 @@
     ├── SourceFetchError            one source could not be gathered (reported per source)
     │   ├── SourceHTTPError         non-2xx status (carries ``status_code``)
     │   ├── SourceTooLargeError     body over the size cap (carries ``limit``)
+    │   ├── SourceRefusedError      the SSRF guard refused an address (bot.sources.safety)
     │   └── SourceFormatError       not a feed / malformed XML / bad JSON Lines
     ├── StoreError                  the database could not be read or written
     └── SummarizerError             a briefing could not be produced by a summarizer
@@ -92,6 +93,10 @@ class SourceTooLargeError(SourceFetchError):
     def __init__(self, source: str, limit: int) -> None:
         super().__init__(source, f"response body exceeds the size cap of {limit} bytes")
         self.limit = limit
+
+
+class SourceRefusedError(SourceFetchError):
+    """A URL nobody vouches for leads to an address that is not public (the SSRF guard)."""
 
 
 class SourceFormatError(SourceFetchError):

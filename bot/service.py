@@ -50,6 +50,7 @@ from bot.errors import InvalidRequest
 from bot.pipeline import Ingestor, IngestReport, brief_stories, select_stories
 from bot.redact import redact
 from bot.sources.gather import GatherResult, discover, gather
+from bot.sources.safety import CHAT_RULE
 from bot.store import Store
 from bot.store.topics import ADDED, REMOVED, SourceChange
 from bot.summarize.ports import StoryBriefer
@@ -349,6 +350,8 @@ class BriefingService:
             raise InvalidRequest(f"{topic.name} already has the feed {url}.")
         result = await self.ingest([url], untrusted=[url])
         fetch_errors = [error for error in result.errors if error.source == url]
+        if fetch_errors and not result.gathered and CHAT_RULE in fetch_errors[0].error:
+            raise InvalidRequest(f"Not added: {fetch_errors[0].error}.")  # names the fix
         if fetch_errors and not result.gathered:
             raise InvalidRequest(
                 f"{url} is not a feed I can read ({fetch_errors[0].error}); give the URL of "

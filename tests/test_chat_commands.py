@@ -382,6 +382,41 @@ async def test_sources_add_refuses_what_is_not_a_feed(
     assert contents(topics_file) == before
 
 
+@pytest.fixture
+async def guarded_core(
+    tmp_path: Path, topics_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[ChatCore]:
+    """A chat core with the default BRIEFBOT_ALLOW_PRIVATE_SOURCES=false."""
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
+    built = build_service(
+        load_settings(),
+        database_url=f"sqlite:///{tmp_path / 'guarded.sqlite3'}",
+        clock=lambda: NOW,
+        force_llm=False,
+    )
+    async with built:
+        yield ChatCore(built, default_timezone="Europe/London")
+
+
+async def test_sources_add_refuses_a_feed_on_a_private_address_and_names_the_setting(
+    guarded_core: ChatCore, http_server: FakeHTTPServer, topics_file: Path
+) -> None:
+    before = contents(topics_file)
+    url = serve_feed(http_server, "/world/rss.xml", harbour_feed())
+    reply = await say(guarded_core, f"sources port-strike add {url}")
+    assert reply.kind is ReplyKind.ERROR
+    assert reply.private
+    assert reply.text == (
+        f"Not added: refused to fetch {url}: 127.0.0.1 is a loopback address; feeds added "
+        "from chat must be on public addresses (set BRIEFBOT_ALLOW_PRIVATE_SOURCES=true to "
+        "allow)."
+    )
+    assert http_server.requests == []
+    assert contents(topics_file) == before
+    assert (await say(guarded_core, "sources port-strike")).text.count(url) == 0
+
+
 # ---------------------------------------------------------------------- the error boundary
 @pytest.fixture
 def nested_topics(topics_file: Path) -> None:

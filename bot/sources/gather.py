@@ -25,10 +25,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import httpcore2
 import httpx2
 
 from bot.config import Settings
@@ -53,7 +54,7 @@ from bot.sources.local import (
     spec_path,
 )
 from bot.sources.records import article_problem, shorten
-from bot.sources.safety import Origin, origin_of
+from bot.sources.safety import Origin, Resolver, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +121,16 @@ class _Run:
     """One gather or discovery run: the shared fetcher, settings and feed state."""
 
     def __init__(
-        self, fetcher: Fetcher, settings: Settings, feed_state: FeedStateStore | None
+        self,
+        fetcher: Fetcher,
+        settings: Settings,
+        feed_state: FeedStateStore | None,
+        untrusted: Collection[str] = (),
     ) -> None:
         self.fetcher = fetcher
         self.settings = settings
         self.feed_state = feed_state
+        self.untrusted = frozenset(untrusted)
 
     # ------------------------------------------------------------ one spec
     async def spec(self, spec: str) -> GatherResult:
@@ -149,10 +155,16 @@ class _Run:
 
     async def _feed_url(self, url: str) -> GatherResult:
         stored = self.feed_state.get(url) if self.feed_state is not None else None
+        chat = url in self.untrusted
+        # A feed added from chat has no trusted origin (every fetch of it and of its
+        # pages is checked) unless the operator allows private sources.
+        vouched = not chat or self.settings.allow_private_sources
+        origin = origin_of(url) if vouched else None
         fetched = await self.fetcher.get(
             url,
-            origin=origin_of(url),
-            trusted=True,
+            origin=origin,
+            trusted=vouched,
+            chat=chat,
             validators=Validators(*stored) if stored else None,
             accept=FEED_ACCEPT,
         )
@@ -170,7 +182,7 @@ class _Run:
             new = fetched.validators
             if (new.etag, new.last_modified) != (stored or (None, None)):
                 self.feed_state.set(url, new.etag, new.last_modified)
-        return await self.complete(parsed, source=url, where=url, origin=origin_of(url))
+        return await self.complete(parsed, source=url, where=url, origin=origin, chat=chat)
 
     async def _local(self, spec: str) -> GatherResult:
         files = local_files(spec)
@@ -206,9 +218,18 @@ class _Run:
 
     # ------------------------------------------------------------ items -> articles
     async def complete(
-        self, parsed: ParsedFeed, *, source: str, where: str, origin: Origin | None
+        self,
+        parsed: ParsedFeed,
+        *,
+        source: str,
+        where: str,
+        origin: Origin | None,
+        chat: bool = False,
     ) -> GatherResult:
         """Articles for a parsed feed, fetching pages of teaser items (concurrently).
+
+        ``origin`` is the trusted origin pages may be on without a check; ``chat``
+        marks the items of a feed added from chat.
 
         Every article passes ``bot.sources.records.article_problem``; an item that
         does not is reported (``where``, its number and link, the problem) and skipped.
@@ -217,7 +238,7 @@ class _Run:
         for problem in parsed.problems:
             result.extend(self._failed(where, problem))
         done = await asyncio.gather(
-            *(self._article(item, source=source, origin=origin) for item in parsed.items)
+            *(self._article(item, source=source, origin=origin, chat=chat) for item in parsed.items)
         )
         for number, (item, outcome) in enumerate(zip(parsed.items, done, strict=True), start=1):
             if isinstance(outcome, str):
@@ -259,7 +280,7 @@ class _Run:
         )
 
     async def _article(
-        self, item: FeedItem, *, source: str, origin: Origin | None
+        self, item: FeedItem, *, source: str, origin: Origin | None, chat: bool
     ) -> tuple[Article, SourceError | None] | str:
         """The item's article and an error about its page, or why the item cannot be kept."""
         limit = self.settings.max_body_bytes
@@ -269,7 +290,7 @@ class _Run:
         if not (item.is_teaser and self.settings.fetch_full_text):
             return article, None
         try:
-            page = await self._page(item.link, origin)
+            page = await self._page(item.link, origin, chat)
         except SourceFetchError as exc:
             return article, SourceError(item.link, f"{exc}; kept the teaser text instead")
         except Exception as exc:  # extraction libraries may fail in unforeseen ways
@@ -294,8 +315,8 @@ class _Run:
             )
         return chosen, error
 
-    async def _page(self, link: str, origin: Origin | None) -> PageContent:
-        fetched = await self.fetcher.get(link, origin=origin, accept=PAGE_ACCEPT)
+    async def _page(self, link: str, origin: Origin | None, chat: bool) -> PageContent:
+        fetched = await self.fetcher.get(link, origin=origin, chat=chat, accept=PAGE_ACCEPT)
         return await asyncio.get_running_loop().run_in_executor(
             _EXTRACTOR,
             _extract_one,
@@ -342,12 +363,18 @@ class _Run:
 
 
 @asynccontextmanager
-async def _fetcher(settings: Settings, client: httpx2.AsyncClient | None) -> AsyncIterator[Fetcher]:
-    if client is not None:
-        yield Fetcher(client, settings)
-        return
-    async with make_client(settings) as own:
-        yield Fetcher(own, settings)
+async def _fetcher(
+    settings: Settings,
+    client: httpx2.AsyncClient | None,
+    resolver: Resolver | None,
+    network: httpcore2.AsyncNetworkBackend | None,
+) -> AsyncIterator[Fetcher]:
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(make_client(settings))
+        fetcher = Fetcher(client, settings, resolver=resolver, network=network)
+        stack.push_async_callback(fetcher.aclose)
+        yield fetcher
 
 
 async def _run_all(
@@ -382,20 +409,25 @@ async def gather(
     progress: Progress | None = None,
     client: httpx2.AsyncClient | None = None,
     untrusted: Collection[str] = (),
+    resolver: Resolver | None = None,
+    network: httpcore2.AsyncNetworkBackend | None = None,
 ) -> GatherResult:
     """Gather the articles of every spec (feed URL, feed/JSON Lines file, or directory).
 
     The feed URLs in ``untrusted`` came from chat, not from the operator: they, their
     redirects and their article links are fetched only from public addresses (unless
-    ``BRIEFBOT_ALLOW_PRIVATE_SOURCES``).
+    ``BRIEFBOT_ALLOW_PRIVATE_SOURCES``), over connections pinned to the checked
+    address (``bot.sources.safety``); a refusal is that source's ``SourceError``.
 
     ``progress(source, done, total)`` is called as each spec finishes.
-    ``client`` lets the caller share an ``httpx2.AsyncClient``; otherwise one
-    is made and closed here.
+    ``client`` lets the caller share an ``httpx2.AsyncClient`` for the operator's
+    sources; otherwise one is made and closed here. Checked requests resolve with
+    ``resolver`` (default: the OS) and connect through ``network`` (default:
+    httpcore2's anyio backend).
     """
     unique = list(dict.fromkeys(spec.strip() for spec in specs if spec.strip()))
-    async with _fetcher(settings, client) as fetcher:
-        run = _Run(fetcher, settings, feed_state)
+    async with _fetcher(settings, client, resolver, network) as fetcher:
+        run = _Run(fetcher, settings, feed_state, untrusted={u.strip() for u in untrusted})
         return await _run_all([(spec, _bind(run.spec, spec)) for spec in unique], progress)
 
 
@@ -405,6 +437,8 @@ async def discover(
     *,
     client: httpx2.AsyncClient | None = None,
     progress: Progress | None = None,
+    resolver: Resolver | None = None,
+    network: httpcore2.AsyncNetworkBackend | None = None,
 ) -> GatherResult:
     """Search the discovery services in ``settings.discovery`` (GDELT, Google News) for ``query``.
 
@@ -413,7 +447,7 @@ async def discover(
     """
     if not query.strip():
         return GatherResult(errors=[SourceError("discovery", "the discovery query is empty")])
-    async with _fetcher(settings, client) as fetcher:
+    async with _fetcher(settings, client, resolver, network) as fetcher:
         run = _Run(fetcher, settings, None)
         services = {"gdelt": run.gdelt, "googlenews": run.google_news}
         jobs = [

@@ -5,8 +5,11 @@
 - waits for one of ``settings.fetch_concurrency`` slots (shared by feeds and pages);
 - sends ``settings.user_agent`` and, for feeds, ``If-None-Match`` /
   ``If-Modified-Since`` from the remembered validators;
-- follows at most ``settings.max_redirects`` redirects itself, checking each
-  ``Location`` with the SSRF guard (``bot.sources.safety``);
+- follows at most ``settings.max_redirects`` redirects itself;
+- sends every request that the SSRF guard (``bot.sources.safety``) must check -
+  a third-party link, a redirect to another host, any fetch of a feed added from
+  chat - through a pinned client (``bot.sources.pinned``): the host is resolved
+  once, every address checked, and the connection made to a checked address;
 - times out per phase after ``settings.http_timeout`` seconds (connect, read,
   write, pool) and overall after ``TOTAL_TIMEOUT_FACTOR`` times that, so a
   server dripping one byte at a time cannot hold a slot for ever;
@@ -22,15 +25,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
 
+import httpcore2
 import httpx2
 
 from bot.config import Settings
-from bot.errors import SourceFetchError, SourceHTTPError, SourceTooLargeError
-from bot.sources.safety import Origin, ensure_fetchable
+from bot.errors import SourceFetchError, SourceHTTPError, SourceRefusedError, SourceTooLargeError
+from bot.sources.pinned import PinnedBackend, pinned_client
+from bot.sources.safety import CHAT_RULE, LINK_RULE, NonPublicAddress, Origin, Resolver, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +122,10 @@ def _connect_reason(exc: BaseException) -> str:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):  # errno 1 would say "not permitted"
+            return f"its TLS certificate was refused ({current.verify_message})"
+        if isinstance(current, ssl.SSLError):
+            return f"the TLS handshake failed ({current.reason or current})"
         if isinstance(current, OSError) and current.errno and current.errno > 0:
             reason = os.strerror(current.errno)
         elif isinstance(current, OSError) and current.strerror:
@@ -130,9 +140,22 @@ def _connect_reason(exc: BaseException) -> str:
 class Fetcher:
     """Fetches URLs for one gather or discovery run (see the module docstring)."""
 
-    def __init__(self, client: httpx2.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: httpx2.AsyncClient,
+        settings: Settings,
+        *,
+        resolver: Resolver | None = None,
+        network: httpcore2.AsyncNetworkBackend | None = None,
+    ) -> None:
+        """``client`` fetches the operator's sources; checked requests go through pinned
+        clients of the fetcher's own (closed by ``aclose``), which resolve with
+        ``resolver`` and connect through ``network`` (see ``PinnedBackend``)."""
         self._client = client
         self._settings = settings
+        self._resolver = resolver
+        self._network = network
+        self._pinned: dict[bool, httpx2.AsyncClient] = {}
         self._slots = asyncio.Semaphore(settings.fetch_concurrency)
         self._timeout = httpx2.Timeout(settings.http_timeout)
         self._deadline = settings.http_timeout * TOTAL_TIMEOUT_FACTOR
@@ -143,6 +166,7 @@ class Fetcher:
         *,
         origin: Origin | None,
         trusted: bool = False,
+        chat: bool = False,
         validators: Validators | None = None,
         accept: str = PAGE_ACCEPT,
     ) -> Fetched:
@@ -151,12 +175,15 @@ class Fetcher:
         ``trusted`` marks an operator-given URL: its first request is not
         checked by the SSRF guard. ``origin`` is the ``host:port`` of the
         trusted source this URL belongs to; redirects (and an untrusted
-        ``url``) must be public or on that origin.
+        ``url``) must be public or on that origin. ``chat`` marks a URL of a
+        feed added from chat (the feed or one of its pages): with ``trusted``
+        or on ``origin`` it is still fetched through a pinned client (any
+        address allowed), and a refusal names the chat rule.
         """
         async with self._slots:
             try:
                 async with asyncio.timeout(self._deadline):
-                    return await self._get(url, origin, trusted, validators, accept)
+                    return await self._get(url, origin, trusted, chat, validators, accept)
             except TimeoutError:
                 raise SourceFetchError(
                     url,
@@ -189,11 +216,40 @@ class Fetcher:
                     url, f"the request to {_host(url)} failed ({detail})"
                 ) from None
 
+    async def aclose(self) -> None:
+        """Close the pinned clients (the operator's client is the caller's to close)."""
+        pinned, self._pinned = list(self._pinned.values()), {}
+        for client in pinned:
+            await client.aclose()
+
+    def _pinned_client(self, public_only: bool) -> httpx2.AsyncClient:
+        client = self._pinned.get(public_only)
+        if client is None:
+            backend = PinnedBackend(self._resolver, public_only=public_only, network=self._network)
+            client = self._pinned[public_only] = pinned_client(self._settings, backend)
+        return client
+
+    def _client_for(
+        self, url: str, origin: Origin | None, trusted: bool, chat: bool
+    ) -> httpx2.AsyncClient:
+        """The client that may fetch ``url`` (raises ``SourceFetchError`` for a bad URL)."""
+        if not trusted:
+            here = origin_of(url)
+            if here is None:
+                raise SourceFetchError(
+                    url, f"refused to fetch {url}: only http(s) URLs with a host"
+                )
+            trusted = origin is not None and here == origin
+        if not trusted:
+            return self._pinned_client(public_only=True)
+        return self._pinned_client(public_only=False) if chat else self._client
+
     async def _get(
         self,
         url: str,
         origin: Origin | None,
         trusted: bool,
+        chat: bool,
         validators: Validators | None,
         accept: str,
     ) -> Fetched:
@@ -205,12 +261,15 @@ class Fetcher:
         current = url
         check = not trusted
         for _hop in range(self._settings.max_redirects + 1):
-            if check:
-                await ensure_fetchable(current, origin)
-            request = self._client.build_request(
-                "GET", current, headers=headers, timeout=self._timeout
-            )
-            response = await self._client.send(request, stream=True, follow_redirects=False)
+            client = self._client_for(current, origin, not check, chat)
+            request = client.build_request("GET", current, headers=headers, timeout=self._timeout)
+            try:
+                response = await client.send(request, stream=True, follow_redirects=False)
+            except NonPublicAddress as found:
+                rule = CHAT_RULE if chat and not self._settings.allow_private_sources else LINK_RULE
+                raise SourceRefusedError(
+                    current, f"refused to fetch {current}: {found.what}; {rule}"
+                ) from None
             try:
                 if response.has_redirect_location:
                     target = urljoin(current, response.headers["location"])

@@ -414,3 +414,27 @@ async def test_bolt_app_handles_brief_with_ack_say_and_respond(fake_slack: FakeS
     assert post.params["blocks"] == [_section("• Dockworkers extend the strike")]
     assert response.body == {"text": "Posted.", "response_type": "ephemeral"}
     assert said.is_set()
+
+
+async def test_bolt_app_replies_to_a_mention_in_its_thread(fake_slack: FakeSlack) -> None:
+    app = AsyncApp(client=_client(fake_slack))
+
+    @app.event("app_mention")
+    async def mentioned(event: dict[str, Any], say: AsyncSay) -> None:
+        await say(text="Here is the briefing", thread_ts=event["ts"])
+
+    handler = AsyncSocketModeHandler(app, fake_slack.app_token)
+    await handler.connect_async()
+    try:
+        envelope_id = await fake_slack.send_app_mention("brief port strike")
+        await fake_slack.wait_for_ack(envelope_id)
+        await fake_slack.wait_for("chat.postMessage")
+    finally:
+        await handler.close_async()
+
+    mention_ts = fake_slack.envelopes[-1].body["payload"]["event"]["ts"]
+    [reply] = fake_slack.posted(fake_slack.default_channel, thread_ts=mention_ts)
+    assert reply["text"] == "Here is the briefing"
+    assert reply["parent_user_id"] == fake_slack.default_user
+    [parent] = [m for m in fake_slack.history(fake_slack.default_channel) if m["ts"] == mention_ts]
+    assert parent["reply_count"] == 1

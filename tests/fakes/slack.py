@@ -941,12 +941,13 @@ class FakeSlack:
         message = self._bot_message(ts, content)
         thread_ts = params.get("thread_ts")
         if thread_ts:
-            parent = self._find_message(channel.id, str(thread_ts))
-            if parent is None:
-                raise SlackValidationError("thread_not_found")
+            # Slack answers ok for an unknown thread_ts too (the reply is then seen nowhere);
+            # the fake keeps it, so posted(thread_ts=...) finds it.
             message["thread_ts"] = str(thread_ts)
-            message["parent_user_id"] = parent.get("user", parent.get("bot_id"))
-            _add_reply(parent, message)
+            parent = self._find_message(channel.id, str(thread_ts))
+            if parent is not None:
+                message["parent_user_id"] = parent.get("user", parent.get("bot_id"))
+                _add_reply(parent, message)
             if _truthy(params.get("reply_broadcast")):
                 message["subtype"] = "thread_broadcast"
         channel.messages.append(message)

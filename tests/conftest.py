@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.openai_server import openai_server  # noqa: F401  (fixture)
+from tests.fakes.slack import fake_slack  # noqa: F401  (fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

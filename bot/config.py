@@ -163,6 +163,7 @@ class Settings(BaseSettings):
     # Chat
     timezone: str = Field(default="UTC", alias="BRIEFBOT_TIMEZONE")
     allow_private_sources: bool = Field(default=False, alias="BRIEFBOT_ALLOW_PRIVATE_SOURCES")
+    chat_concurrency: int = Field(default=8, ge=1, le=256, alias="BRIEFBOT_CHAT_CONCURRENCY")
     shutdown_grace: float = Field(default=20.0, ge=0, le=600, alias="BRIEFBOT_SHUTDOWN_GRACE")
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
@@ -277,6 +278,7 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_INGEST_BATCH_SIZE": "a whole number of articles per write, from 1 to 5000",
     "BRIEFBOT_TIMEZONE": "an IANA time zone such as Europe/London or UTC",
     "BRIEFBOT_ALLOW_PRIVATE_SOURCES": "true or false",
+    "BRIEFBOT_CHAT_CONCURRENCY": "a whole number of chat requests served at once, 1 to 256",
     "BRIEFBOT_SHUTDOWN_GRACE": "a number of seconds from 0 to 600, e.g. 20",
     "BRIEFBOT_SLACK_API_URL": "the Slack Web API base URL, https://slack.com/api/ by default",
     "BRIEFBOT_SLACK_PORT": "a TCP port from 1 to 65535, e.g. 3000",

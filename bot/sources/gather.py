@@ -55,6 +55,7 @@ from bot.sources.local import (
 )
 from bot.sources.records import article_problem, shorten
 from bot.sources.safety import Origin, Resolver, origin_of
+from bot.sources.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +371,7 @@ async def _fetcher(
     network: httpcore2.AsyncNetworkBackend | None,
 ) -> AsyncIterator[Fetcher]:
     async with AsyncExitStack() as stack:
+        await asyncio.to_thread(tls_context)  # made once, off the event loop
         if client is None:
             client = await stack.enter_async_context(make_client(settings))
         fetcher = Fetcher(client, settings, resolver=resolver, network=network)

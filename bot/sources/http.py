@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.errors import SourceFetchError, SourceHTTPError, SourceRefusedError, SourceTooLargeError
 from bot.sources.pinned import PinnedBackend, pinned_client
 from bot.sources.safety import CHAT_RULE, LINK_RULE, NonPublicAddress, Origin, Resolver, origin_of
+from bot.sources.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Fetched:
 def make_client(settings: Settings) -> httpx2.AsyncClient:
     """The client used when the caller passes none (closed by the caller)."""
     return httpx2.AsyncClient(
+        verify=tls_context(),
         timeout=httpx2.Timeout(settings.http_timeout),
         limits=httpx2.Limits(
             max_connections=settings.fetch_concurrency,

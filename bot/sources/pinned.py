@@ -25,6 +25,7 @@ import httpx2
 
 from bot.config import Settings
 from bot.sources.safety import Resolver, SystemResolver, check_addresses, literal_address
+from bot.sources.tls import tls_context
 
 
 class PinnedBackend(httpcore2.AsyncNetworkBackend):
@@ -101,7 +102,7 @@ class _PinnedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport over a connection pool that connects through ``backend``."""
 
     def __init__(self, backend: PinnedBackend, limits: httpx2.Limits) -> None:
-        context = httpx2.create_ssl_context()  # verifies as the operator's client does
+        context = tls_context()  # verifies as the operator's client does
         super().__init__(verify=context, limits=limits)
         # httpx2's transport has no network-backend parameter: its pool (built from the
         # same arguments) is replaced by one that connects through ``backend``.

@@ -122,7 +122,7 @@ class LLMBriefer:
         """The story's briefing for ``channel`` (whose token budget pays for the model)."""
         if not articles:
             raise SummarizerError(f"story {story.id} has no articles to brief")
-        ordered, sources, by_source = await asyncio.to_thread(_prepare, articles)
+        ordered, sources = await asyncio.to_thread(number_sources, articles)
         key = _content_key(ordered)
         if key is not None and self.briefings is not None:
             stored = await asyncio.to_thread(self.briefings.with_content, story.id, key)
@@ -133,6 +133,8 @@ class LLMBriefer:
             reason = await asyncio.to_thread(self.budget.exceeded, channel)
             if reason is not None:
                 return await asyncio.to_thread(self._fall_back, story, ordered, reason)
+        # Only a briefing the model writes needs the texts made safe to quote to it.
+        by_source = await asyncio.to_thread(_defused_sources, sources, ordered)
         try:
             messages, prompt_sources = await asyncio.to_thread(
                 self._prompt, story, ordered, sources, by_source
@@ -414,14 +416,11 @@ class _Previous:
         return points
 
 
-def _prepare(
-    articles: Sequence[Article],
-) -> tuple[list[Article], list[SourceRef], dict[int, Article]]:
-    """The story's articles once each, their numbered sources, and each source's defused
-    article (its text safe to quote to a model)."""
-    ordered, sources = number_sources(articles)
-    by_source = {ref.id: defused(article) for ref, article in zip(sources, ordered, strict=True)}
-    return ordered, sources, by_source
+def _defused_sources(
+    sources: Sequence[SourceRef], ordered: Sequence[Article]
+) -> dict[int, Article]:
+    """Each source's defused article (its text safe to quote to a model)."""
+    return {ref.id: defused(article) for ref, article in zip(sources, ordered, strict=True)}
 
 
 def _content_key(ordered: Sequence[Article]) -> str | None:

@@ -15,6 +15,7 @@ headline matches and stories mostly about the topic rank first.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -84,22 +85,46 @@ class Query:
         return cls(text=text, alternatives=kept)
 
 
+@dataclass(frozen=True, slots=True)
+class _ArticleTerms:
+    title: frozenset[str]
+    lead: frozenset[str]  # the title's and the opening sentence's
+    body: frozenset[str]
+    repeated: frozenset[str]  # body terms used at least twice
+
+
+@functools.lru_cache(maxsize=2048)
+def _article_terms(title: str, text: str, keep_stopwords: bool) -> _ArticleTerms:
+    """An article's terms, worked out once: every briefing of a topic scores the same stored
+    articles again (a chat channel asks for the same topic all day)."""
+    sentences = split_sentences(text)
+    title_terms = frozenset(_terms(title, keep_stopwords=keep_stopwords))
+    lead = title_terms | frozenset(
+        _terms(sentences[0] if sentences else "", keep_stopwords=keep_stopwords)
+    )
+    counts = Counter(_terms(text, keep_stopwords=keep_stopwords))
+    return _ArticleTerms(
+        title_terms,
+        lead,
+        frozenset(counts),
+        frozenset(term for term, count in counts.items() if count >= 2),
+    )
+
+
 def article_relevance(query: Query, article: Article) -> float:
     """0 when the article is not about the query; 1 for an all-words headline match."""
-    sentences = split_sentences(article.text)
     best = 0.0
     for alternative in query.alternatives:
         # Stopwords only count for a query made of them ("The Who").
         keep = any(t in STOPWORDS for t in alternative)
-        title = set(_terms(article.title, keep_stopwords=keep))
-        lead = title | set(_terms(sentences[0] if sentences else "", keep_stopwords=keep))
-        body = Counter(_terms(article.text, keep_stopwords=keep))
+        terms = _article_terms(article.title, article.text, keep)
+        title, lead, body = terms.title, terms.lead, terms.body
         if alternative <= title:
             score = _TITLE
         elif alternative <= lead:
             score = _LEAD
-        elif all(body[t] or t in title for t in alternative) and (
-            any(t in lead for t in alternative) or all(body[t] >= 2 for t in alternative)
+        elif all(t in body or t in title for t in alternative) and (
+            any(t in lead for t in alternative) or alternative <= terms.repeated
         ):
             in_title = sum(1 for t in alternative if t in title) / len(alternative)
             score = _BODY + 0.2 * in_title

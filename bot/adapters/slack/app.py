@@ -128,6 +128,18 @@ def make_web_client(settings: Settings, token: str | None = None) -> AsyncWebCli
     )
 
 
+class _QuietBolt(logging.Filter):
+    """Drops Bolt's start-up warning that ``SLACK_BOT_TOKEN`` in the environment is unused
+    (it is: the client carries it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOG = logging.getLogger("bot.adapters.slack.bolt")
+_BOLT_LOG.addFilter(_QuietBolt())
+
+
 @dataclass(slots=True)
 class _Roles:
     may_manage: bool
@@ -165,11 +177,18 @@ class SlackBot:
         self.app = AsyncApp(
             client=self.client,
             signing_secret=secret.get_secret_value() if secret else "",
-            logger=logging.getLogger("bot.adapters.slack.bolt"),
+            logger=_BOLT_LOG,
             request_verification_enabled=not self.socket_mode,
+            # Our listeners only ack and start a task, so Bolt may wait for them to return;
+            # otherwise it polls for the ack every 10 ms, which is most of an ack's latency.
+            process_before_response=True,
         )
         self._roles: dict[tuple[str, str], _Roles] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Requests served at once; the rest wait their turn, already acked. CPU work (in
+        # threads) competes with the event loop for the interpreter, so unbounded
+        # concurrency would slow every ack down.
+        self._turns = asyncio.Semaphore(settings.chat_concurrency)
         self._bot_user_id: str | None = None
         self._accepting = True
         self._handler: AsyncSocketModeHandler | None = None
@@ -262,9 +281,13 @@ class SlackBot:
             await asyncio.gather(*late, return_exceptions=True)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
+        task = asyncio.get_running_loop().create_task(self._in_turn(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _in_turn(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._turns:
+            await work
 
     # ------------------------------------------------------------------ listeners
     def _register(self) -> None:

@@ -49,6 +49,7 @@ def test_a_fresh_machine_gets_the_demo_console_channel_and_every_command_works(
         tmp_path,
         [
             "help",
+            "frobnicate",  # before any briefing: not a question about one
             "/brief port-strike",
             "how many members walked out?",
             "what is the capital of Peru?",
@@ -58,7 +59,6 @@ def test_a_fresh_machine_gets_the_demo_console_channel_and_every_command_works(
             "/brief unsubscribe port-strike",
             "list",
             "sources port-strike",
-            "frobnicate",
             "quit",
             "brief rail-strike",  # after quit: never read
         ],
@@ -77,7 +77,10 @@ def test_a_fresh_machine_gets_the_demo_console_channel_and_every_command_works(
     assert "This channel has no subscriptions." in out
     assert "port-strike has no feeds." in out
     assert "I don't know the command 'frobnicate'" in out
-    assert "rail-strike" not in out.split("frobnicate")[-1]  # nothing after quit ran
+    answer = out.split("From this story's sources:")[1].split("you asked")[0]
+    assert "some 1,400 members of the Halvern Dockworkers’ Union stopped work" in answer
+    assert "This story's sources don't say" in out  # the capital of Peru
+    assert "rail-strike" not in out.split("port-strike has no feeds.")[-1]  # after quit
 
 
 def test_the_end_of_input_ends_the_console_cleanly(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import ssl
 
 import httpx2
@@ -14,7 +13,8 @@ def tls_context() -> ssl.SSLContext:
     """The TLS context every client shares, made once per CA setting (``SSL_CERT_FILE``,
     ``SSL_CERT_DIR``): loading the CA store takes tens of milliseconds, too long to repeat
     on the event loop for every gather. Call it from a worker thread the first time."""
-    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    paths = ssl.get_default_verify_paths()  # SSL_CERT_FILE and SSL_CERT_DIR, if set
+    key = (paths.cafile, paths.capath)
     context = _TLS.get(key)
     if context is None:
         context = _TLS[key] = httpx2.create_ssl_context()

@@ -433,3 +433,21 @@ async def test_http_mode_checks_signatures_and_refuses_stale_requests(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+
+
+async def test_a_feed_added_from_slack_on_a_private_address_is_refused(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, http_server: Any
+) -> None:
+    from tests.fakes.news import Item, rss, serve_feed
+
+    url = serve_feed(
+        http_server, "/feed.xml", rss([Item(title="Pilots vote", link="https://x.example/a")])
+    )
+    async with running(fake, monkeypatch):
+        envelope = await fake.send_slash_command(f"sources port-strike add <{url}>", user_id=ADMIN)
+        await fake.wait_for_ack(envelope)
+        [refusal] = await fake.wait_for_response(1, timeout=20)
+    assert refusal.body["response_type"] == "ephemeral"
+    assert "127.0.0.1" in refusal.body["text"]
+    assert "BRIEFBOT_ALLOW_PRIVATE_SOURCES" in refusal.body["text"]
+    assert not http_server.requests  # refused before any connection

@@ -451,3 +451,36 @@ async def test_a_feed_added_from_slack_on_a_private_address_is_refused(
     assert "127.0.0.1" in refusal.body["text"]
     assert "BRIEFBOT_ALLOW_PRIVATE_SOURCES" in refusal.body["text"]
     assert not http_server.requests  # refused before any connection
+
+
+async def test_malformed_payloads_are_logged_and_the_bot_carries_on(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with running(fake, monkeypatch):
+        mention = fake.app_mention_event(f"<@{fake.bot_user_id}> help")
+        del mention["channel"]
+        await fake.wait_for_ack(await fake.send_event(mention))
+        no_text = fake.message_event("x", thread_ts="1700000000.000100")
+        no_text["text"] = {"not": "a string"}
+        await fake.wait_for_ack(await fake.send_event(no_text))
+        broken = await fake.send_envelope(
+            {
+                "envelope_id": "e-broken-1",
+                "type": "slash_commands",
+                "payload": {"command": "/brief", "text": "help", "team_id": fake.team_id},
+                "accepts_response_payload": True,
+            }
+        )
+        assert broken is not None
+        ack = await fake.wait_for_ack(broken)
+        assert ack.payload is not None
+        assert "without its channel or user" in ack.payload["text"]
+        # and the next, well-formed command is served
+        await fake.wait_for_ack(await fake.send_slash_command("help", user_id=MEMBER))
+        await fake.wait_for_response(1)
+    logged = caplog.text
+    assert "app_mention event without channel" in logged
+    assert "message event without a text" in logged
+    assert "slash command without channel_id or user_id" in logged
+    assert not fake.posted() and not fake.ephemerals

@@ -300,6 +300,11 @@ class SlackBot:
         log.error("Slack: a listener failed: %s", redact(repr(error)), exc_info=error)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        missing = [key for key in ("channel_id", "user_id") if not body.get(key)]
+        if missing:
+            log.warning("Slack sent a slash command without %s; ignored", " or ".join(missing))
+            await ack(text="Slack sent this command without its channel or user; try again.")
+            return
         command = slash_to_command(clean_text(str(body.get("text") or "")))
         if not self._accepting:
             await ack(text="briefbot is restarting; please try again in a minute.")
@@ -320,6 +325,14 @@ class SlackBot:
         self, event: dict[str, Any], body: dict[str, Any], *, mentioned: bool
     ) -> None:
         if not self._accepting or _from_a_bot(event, self._bot_user_id):
+            return
+        missing = [key for key in ("channel", "ts", "user") if not event.get(key)]
+        if missing or not isinstance(event.get("text", ""), str):
+            log.warning(
+                "Slack sent a %s event without %s; ignored",
+                event.get("type") or "message",
+                " or ".join(missing) or "a text",
+            )
             return
         if not mentioned and not event.get("thread_ts"):
             return  # a plain channel message: not for us

@@ -15,7 +15,7 @@ from tests.fakes.slack import fake_slack  # noqa: F401  (fixture)
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # ``quiet_llm``, ``news_site`` and ``model``: for the tests that brief the news site with a model.
-pytest_plugins = ["tests.fakes.llm_briefer"]
+pytest_plugins = ["tests.fakes.llm_briefer", "tests.fakes.chat"]
 
 
 @pytest.fixture(autouse=True)

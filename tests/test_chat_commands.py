@@ -5,52 +5,33 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_service
 from bot.chat.commands import ChatCore, ChatReply, ChatRequest, ReplyKind, split_subscribe
-from bot.config import load_settings
-from bot.demo import DEMO_DIR, demo_sources
+from bot.demo import demo_sources
 from bot.domain import Channel, Platform
 from bot.errors import InvalidRequest
 from bot.pipeline import shift_articles
 from bot.service import BriefingService
+from tests.fakes.chat import NOW, chat_service
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.news import HTML_TYPE, Item, rss, serve_feed, serve_page
 
-NOW = datetime(2024, 6, 3, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in London
 NEWSROOM = Channel(Platform.SLACK, "C0NEWS", "newsroom", "T0TEAM")
-
-
-@pytest.fixture
-def topics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "topics.toml"
-    shutil.copy(DEMO_DIR / "topics.toml", path)
-    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(path))
-    return path
 
 
 @pytest.fixture
 async def service(
     tmp_path: Path, topics_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[BriefingService]:
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
     monkeypatch.setenv("BRIEFBOT_SINCE", "7d")
     # The feeds here are served from 127.0.0.1; the private-address refusal has its own tests.
     monkeypatch.setenv("BRIEFBOT_ALLOW_PRIVATE_SOURCES", "true")
-    built = build_service(
-        load_settings(),
-        database_url=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
-        clock=lambda: NOW,
-        force_llm=False,
-    )
-    async with built:
+    async with chat_service(tmp_path, monkeypatch, "chat") as built:
         yield built
 
 
@@ -344,7 +325,11 @@ async def test_sources_add_checks_the_feed_then_saves_it_in_the_database(
 
 
 async def test_sources_changed_from_chat_survive_a_restart_over_the_file(
-    core: ChatCore, service: BriefingService, http_server: FakeHTTPServer, tmp_path: Path
+    core: ChatCore,
+    service: BriefingService,
+    http_server: FakeHTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name, kept, dropped = "port-strike", "./feeds/kept.xml", "./feeds/dropped.xml"
     await service.save_topic(name, sources=[dropped, kept])  # the operator's file
@@ -352,13 +337,7 @@ async def test_sources_changed_from_chat_survive_a_restart_over_the_file(
     assert (await say(core, f"sources {name} add {url}")).kind is ReplyKind.TEXT
     assert (await say(core, f"sources {name} remove {dropped}")).kind is ReplyKind.TEXT
 
-    restarted = build_service(
-        load_settings(),
-        database_url=f"sqlite:///{tmp_path / 'chat.sqlite3'}",
-        clock=lambda: NOW,
-        force_llm=False,
-    )
-    async with restarted:
+    async with chat_service(tmp_path, monkeypatch, "chat") as restarted:
         topic_now = (await restarted.topics())[name]
     assert dropped not in topic_now.sources
     assert topic_now.sources[-1] == url
@@ -387,15 +366,7 @@ async def guarded_core(
     tmp_path: Path, topics_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[ChatCore]:
     """A chat core with the default BRIEFBOT_ALLOW_PRIVATE_SOURCES=false."""
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
-    built = build_service(
-        load_settings(),
-        database_url=f"sqlite:///{tmp_path / 'guarded.sqlite3'}",
-        clock=lambda: NOW,
-        force_llm=False,
-    )
-    async with built:
+    async with chat_service(tmp_path, monkeypatch, "guarded") as built:
         yield ChatCore(built, default_timezone="Europe/London")
 
 

@@ -4,23 +4,20 @@ temporary SQLite store, the bundled demo news, briefings posted to threads with
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_service
 from bot.chat.commands import ASK_IN_THREAD, HELP, ChatCore, ChatReply, ChatRequest, ReplyKind
 from bot.chat.followup import answer_in_thread, defuse_mentions
-from bot.config import load_settings
-from bot.demo import DEMO_DIR, demo_sources
+from bot.demo import demo_sources
 from bot.domain import Article, Briefing, Channel, Platform
 from bot.pipeline import shift_articles
 from bot.service import BriefingService
+from tests.fakes.chat import NOW, chat_service
 
-NOW = datetime(2024, 6, 3, 6, 0, tzinfo=UTC)
 NEWSROOM = Channel(Platform.SLACK, "C0NEWS", "newsroom", "T0TEAM")
 PORT_THREAD = "1741600000.000100"
 LEAK_THREAD = "1741600000.000200"
@@ -28,27 +25,11 @@ NO_ANSWER = "This story's sources don't say"
 
 
 @pytest.fixture
-def topics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "topics.toml"
-    shutil.copy(DEMO_DIR / "topics.toml", path)
-    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(path))
-    return path
-
-
-@pytest.fixture
 async def service(
     tmp_path: Path, topics_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[BriefingService]:
-    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
-    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
     monkeypatch.setenv("BRIEFBOT_SINCE", "7d")
-    built = build_service(
-        load_settings(),
-        database_url=f"sqlite:///{tmp_path / 'followup.sqlite3'}",
-        clock=lambda: NOW,
-        force_llm=False,
-    )
-    async with built:
+    async with chat_service(tmp_path, monkeypatch, "followup") as built:
         gathered = await built.gather(demo_sources())
         assert gathered.articles
         assert not gathered.errors

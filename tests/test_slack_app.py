@@ -483,4 +483,5 @@ async def test_malformed_payloads_are_logged_and_the_bot_carries_on(
     assert "app_mention event without channel" in logged
     assert "message event without a text" in logged
     assert "slash command without channel_id or user_id" in logged
-    assert not fake.posted() and not fake.ephemerals
+    assert not fake.posted()
+    assert not fake.ephemerals

@@ -188,6 +188,41 @@ def test_stories_start_new_messages_rather_than_split_when_they_fit(
         assert not first.endswith("(continued)")
 
 
+def test_a_story_that_fits_one_message_is_not_split_across_two() -> None:
+    small = _story(1, sources=1, points=1)
+    two_embeds = _story(2, sources=20, points=1)
+    (alone,) = render_briefing(_briefing(two_embeds))
+    assert len(alone.embeds) == 2  # the precondition: story 2 needs two embeds, one message
+
+    messages = render_briefing(_briefing(small, two_embeds))
+
+    assert [[e["title"][:9] for e in m.embeds] for m in messages] == [
+        ["1. Story "],
+        ["2. Story ", "2. Story "],
+    ]
+
+
+def test_many_short_stories_take_at_most_ten_embeds_a_message() -> None:
+    stories = []
+    for n in range(1, 26):
+        ref = SourceRef(1, "Wire", "Cranes idle", f"https://w.example/{n}", None, True)
+        stories.append(
+            StoryBriefing(
+                f"s-{n:012x}",
+                f"Story {n}",
+                GENERATED,
+                [KeyPoint("Cranes idle.", [1])],
+                [ref],
+                Coverage(1, 1, 1),
+            )
+        )
+    messages = render_briefing(_briefing(*stories))
+
+    for message in messages:
+        _assert_within_limits(message)
+    assert [len(m.embeds) for m in messages] == [10, 10, 5]
+
+
 def test_every_citation_link_is_whole_and_points_to_its_source(
     big: tuple[Briefing, list[DiscordMessage]],
 ) -> None:
@@ -324,11 +359,13 @@ def test_split_markdown_cuts_at_spaces_outside_links_and_never_inside_one() -> N
 
 
 def test_split_markdown_never_cuts_between_a_backslash_and_what_it_escapes() -> None:
-    pieces = split_markdown("\\*" * 3000, 1001)
+    for limit in (1000, 1001):
+        pieces = split_markdown("\\*" * 3000, limit)
 
-    assert all(text_size(piece) <= 1001 for piece in pieces)
-    assert all(re.fullmatch(r"(?:\\\*)+", piece) for piece in pieces)
-    assert "".join(pieces) == "\\*" * 3000
+        assert len(pieces) > 1
+        assert all(text_size(piece) <= limit for piece in pieces)
+        assert all(re.fullmatch(r"(?:\\\*)+", piece) for piece in pieces)
+        assert "".join(pieces) == "\\*" * 3000
 
 
 def test_a_line_cut_never_starts_a_list_on_the_next_line() -> None:

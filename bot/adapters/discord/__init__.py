@@ -1,0 +1,1 @@
+"""The Discord adapter: embed rendering (and, next to it, the Discord client)."""

@@ -708,6 +708,7 @@ class FakeDiscord:
         self._failures: dict[str, deque[Failure]] = {}
         self._session: _Session | None = None
         self._live: list[_Connection] = []
+        self._tasks: set[asyncio.Task[int]] = set()  # THREAD_CREATEs being sent
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -1273,7 +1274,6 @@ class FakeDiscord:
         with self._lock:
             self.interactions[interaction.id] = interaction
         await self.dispatch("INTERACTION_CREATE", payload, timeout)
-        interaction.sent_at = time.monotonic()
         return interaction
 
     def expire(self, interaction_id: str) -> None:
@@ -2045,8 +2045,13 @@ class FakeDiscord:
             "flags": 1,
         }
         payload["member"] = member
-        assert self._loop is not None
-        self._loop.create_task(self._dispatch("THREAD_CREATE", {**payload, "newly_created": True}))
+        if self._session is None or self._loop is None:
+            return payload  # no gateway session to tell
+        task = self._loop.create_task(
+            self._dispatch("THREAD_CREATE", {**payload, "newly_created": True})
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return payload
 
     def _post_message_thread(self, call: RestCall) -> tuple[int, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.discord import fake_discord  # noqa: F401  (fixture)
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.openai_server import openai_server  # noqa: F401  (fixture)
 from tests.fakes.slack import fake_slack  # noqa: F401  (fixture)

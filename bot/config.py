@@ -186,7 +186,17 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip() and part != "none"]
         return value
 
-    @field_validator("slack_managers", mode="before")
+    # Discord
+    discord_bot_token: SecretStr | None = Field(default=None, alias="DISCORD_BOT_TOKEN")
+    discord_api_url: str = Field(
+        default="https://discord.com/api/v10", alias="BRIEFBOT_DISCORD_API_URL"
+    )
+    discord_manager_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="BRIEFBOT_DISCORD_MANAGER_ROLES"
+    )
+    discord_global_commands: bool = Field(default=False, alias="BRIEFBOT_DISCORD_GLOBAL_COMMANDS")
+
+    @field_validator("slack_managers", "discord_manager_roles", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -201,10 +211,12 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
-        value = value.strip()
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value if value.endswith("/") else value + "/"
+        return _http_url(value).rstrip("/") + "/"
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _check_discord_url(cls, value: str) -> str:
+        return _http_url(value).rstrip("/")
 
     @field_validator("since", "gather_max_age")
     @classmethod
@@ -234,11 +246,22 @@ class Settings(BaseSettings):
         )
 
     @property
+    def discord_configured(self) -> bool:
+        return _set(self.discord_bot_token)
+
+    @property
     def llm_configured(self) -> bool:
         """True when an API key or a base URL (a local server needs no key) is set."""
         return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
             self.openai_base_url
         )
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
 
 
 def _set(secret: SecretStr | None) -> bool:
@@ -282,6 +305,8 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_SHUTDOWN_GRACE": "a number of seconds from 0 to 600, e.g. 20",
     "BRIEFBOT_SLACK_API_URL": "the Slack Web API base URL, https://slack.com/api/ by default",
     "BRIEFBOT_SLACK_PORT": "a TCP port from 1 to 65535, e.g. 3000",
+    "BRIEFBOT_DISCORD_API_URL": "the Discord REST base URL, https://discord.com/api/v10 by default",
+    "BRIEFBOT_DISCORD_GLOBAL_COMMANDS": "true or false",
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
     "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0 and at most 3600, e.g. 60",

@@ -2,6 +2,7 @@
 
 - Slack when ``SLACK_BOT_TOKEN`` and ``SLACK_APP_TOKEN`` (Socket Mode) or
   ``SLACK_SIGNING_SECRET`` (HTTP mode) are set;
+- Discord when ``DISCORD_BOT_TOKEN`` is set (both at once when both are);
 - otherwise the console channel on this terminal. Where no topics file exists yet (a fresh
   machine), it serves the bundled demo news and topics from a throwaway database, so
   ``briefbot run`` shows the bot working with nothing configured.
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from bot.adapters.console_channel import ConsoleChannel, LineReader, stdin_reader
 from bot.app import build_service
@@ -41,7 +43,7 @@ async def chat_service(
 ) -> AsyncIterator[BriefingService]:
     """The service ``run`` serves: the configured one, or on a machine without a topics
     file and without a platform, the bundled demo in a throwaway database."""
-    if settings.slack_configured or settings.resolved_topics_file.exists():
+    if platforms(settings) or settings.resolved_topics_file.exists():
         async with build_service(settings) as service:
             yield service
         return
@@ -91,8 +93,8 @@ async def serve(
     try:
         async with chat_service(settings, note=note) as service:
             core = ChatCore(service, default_timezone=settings.timezone)
-            if settings.slack_configured:
-                await _serve_slack(settings, core, stop)
+            if platforms(settings):
+                await _serve_platforms(settings, core, stop)
             else:
                 await _serve_console(settings, core, write, note, lines, stop)
     finally:
@@ -108,17 +110,49 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def _serve_slack(settings: Settings, core: ChatCore, stop: asyncio.Event) -> None:
-    from bot.adapters.slack.app import SlackBot  # slack_bolt loads only when Slack is served
+def platforms(settings: Settings) -> list[str]:
+    """The chat platforms configured: ``slack``, ``discord`` (none means the console)."""
+    return [
+        name
+        for name, configured in (
+            ("slack", settings.slack_configured),
+            ("discord", settings.discord_configured),
+        )
+        if configured
+    ]
 
-    bot = SlackBot(settings, core)
-    await bot.start()
-    settle_heap()
+
+class _Platform(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self, grace: float) -> None: ...
+
+
+async def _serve_platforms(settings: Settings, core: ChatCore, stop: asyncio.Event) -> None:
+    bots: list[_Platform] = []
     try:
+        for name in platforms(settings):
+            bot = _make(name, settings, core)  # SDKs load only for the platforms served
+            await bot.start()
+            bots.append(bot)
+        settle_heap()
         await stop.wait()
         log.info("stopping: finishing the requests in flight")
     finally:
-        await bot.stop(settings.shutdown_grace)
+        await asyncio.gather(
+            *(bot.stop(settings.shutdown_grace) for bot in reversed(bots)),
+            return_exceptions=True,
+        )
+
+
+def _make(name: str, settings: Settings, core: ChatCore) -> _Platform:
+    if name == "slack":
+        from bot.adapters.slack.app import SlackBot
+
+        return SlackBot(settings, core)
+    from bot.adapters.discord.client import DiscordBot
+
+    return DiscordBot(settings, core)
 
 
 async def _serve_console(

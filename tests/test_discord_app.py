@@ -1,0 +1,180 @@
+"""The Discord bot end to end: ``briefbot run``'s own ``serve`` against the fake Discord,
+through discord.py's real client, gateway and command tree. Assertions are on what reached
+the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import discord.gateway
+import discord.http
+import pytest
+
+from bot.adapters.run import serve
+from bot.config import load_settings
+from tests.fakes.discord import FakeDiscord
+from tests.test_slack_app import write_topics
+
+EPHEMERAL_FLAG = 64
+
+
+@pytest.fixture(autouse=True)
+def discord_globals_restored() -> Iterator[None]:
+    """The bot sets discord.py's class attributes (REST base, gateway) and must restore them."""
+    before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    yield
+    after = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    assert after == before
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
+    topics = tmp_path / "topics.toml"
+    write_topics(topics)
+    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(topics))
+    monkeypatch.setenv("BRIEFBOT_DISCOVERY", "none")
+    monkeypatch.setenv("BRIEFBOT_FETCH_FULL_TEXT", "false")
+    monkeypatch.setenv("BRIEFBOT_SINCE", "3650d")
+    monkeypatch.setenv("BRIEFBOT_SHUTDOWN_GRACE", "5")
+    with FakeDiscord() as server:
+        monkeypatch.setenv("DISCORD_BOT_TOKEN", server.bot_token)
+        monkeypatch.setenv("BRIEFBOT_DISCORD_API_URL", server.api_url)
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def running(fake: FakeDiscord) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(load_settings(), write=print, note=print, stop=stop))
+    try:
+        await fake.wait_for(
+            "PUT /applications/{application_id}/guilds/{guild_id}/commands", timeout=30
+        )
+        await asyncio.sleep(0)  # let on_ready finish
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def embed_text(message: dict[str, Any]) -> str:
+    parts = [str(message.get("content") or "")]
+    for embed in message.get("embeds") or []:
+        parts += [str(embed.get("title", "")), str(embed.get("description", ""))]
+        parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
+    return "\n".join(parts)
+
+
+async def original_edit(fake: FakeDiscord, interaction: Any, within: float = 60) -> dict[str, Any]:
+    """The body that replaced the interaction's deferred ("thinking") response."""
+    route = f"PATCH /webhooks/{fake.application_id}/{interaction.token}/messages/@original"
+    calls = await fake.wait_for(route, timeout=within)
+    return dict(calls[-1].json or {})
+
+
+async def test_brief_autocompletes_defers_at_once_posts_embeds_and_starts_a_thread(
+    fake: FakeDiscord,
+) -> None:
+    async with running(fake):
+        [synced] = fake.calls_to("PUT /applications/{application_id}/guilds/{guild_id}/commands")
+        names = sorted(command["name"] for command in synced.json)
+        assert names == ["brief", "briefbot"]
+
+        completing = await fake.send_autocomplete("brief", "topic", "port")
+        choices = await fake.wait_for_callback(completing.id)
+        assert choices.type == 8
+        assert [c["value"] for c in choices.data["choices"]] == ["port-strike"]
+
+        interaction = await fake.send_interaction("brief", {"topic": "port-strike"})
+        deferred = await fake.wait_for_callback(interaction.id)
+        assert deferred.type == 5  # thinking, before any other request of ours
+        body = await original_edit(fake, interaction)
+        shown = embed_text(body)
+        assert "Halvern" in shown
+        assert "](https://meridianwire.example/" in shown  # citation links
+        assert body["allowed_mentions"] == {"parse": []}  # pings no one
+        threads = await fake.wait_for("POST /channels/{channel_id}/messages/{message_id}/threads")
+        assert threads[0].json["name"] == "port-strike briefing"
+
+        # A question in that thread, mentioning the bot, is answered there from the story.
+        thread = next(t for t in fake.guild.threads() if t.name == "port-strike briefing")
+        await fake.send_message_create("who chairs the talks?", channel=thread, mention_bot=True)
+        [answer] = await fake.wait_for(f"POST /channels/{thread.id}/messages", timeout=20)
+        assert "Oskar Feldt" in embed_text(answer.json)
+
+
+async def test_management_commands_need_manage_server(fake: FakeDiscord) -> None:
+    async with running(fake):
+        refused = await fake.send_interaction(
+            "briefbot",
+            {"topic": "port-strike", "schedule": "weekdays 07:30", "timezone": "Europe/Berlin"},
+            subcommand="subscribe",
+            user=fake.user,
+        )
+        await fake.wait_for_callback(refused.id)
+        [followup] = await fake.wait_for_followup(refused.id, timeout=20)
+        assert followup["flags"] & EPHEMERAL_FLAG
+        assert "Only people who may manage this channel" in embed_text(followup)
+
+        allowed = await fake.send_interaction(
+            "briefbot",
+            {"topic": "port-strike", "schedule": "weekdays 07:30", "timezone": "Europe/Berlin"},
+            subcommand="subscribe",
+            user=fake.moderator_user,
+        )
+        await fake.wait_for_callback(allowed.id)
+        body = await original_edit(fake, allowed, within=20)
+        assert "Subscribed this channel to port-strike: weekdays 07:30 (Europe/Berlin)" in (
+            embed_text(body)
+        )
+
+        listing = await fake.send_interaction("briefbot", subcommand="list", user=fake.user)
+        await fake.wait_for_callback(listing.id)
+        body = await original_edit(fake, listing, within=20)
+        assert "port-strike: weekdays 07:30 (Europe/Berlin), next" in embed_text(body)
+
+
+async def test_a_bot_authored_message_gets_no_reply(fake: FakeDiscord) -> None:
+    other = fake.add_user("otherbot", bot=True)
+    async with running(fake):
+        await fake.send_message_create("help", author=other, mention_bot=True)
+        await fake.send_message_create("help", author=fake.user, mention_bot=True)
+        replies = await fake.wait_for(f"POST /channels/{fake.channel.id}/messages", timeout=20)
+        await asyncio.sleep(0.3)
+    assert len(fake.calls_to(f"POST /channels/{fake.channel.id}/messages")) == len(replies) == 1
+
+
+async def test_an_expired_interaction_gets_its_briefing_in_the_channel(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running(fake):
+        interaction = await fake.send_interaction("brief", {"topic": "port-strike"})
+        await fake.wait_for_callback(interaction.id)
+        fake.expire(interaction.id)
+        [posted] = await fake.wait_for(f"POST /channels/{fake.channel.id}/messages", timeout=60)
+        assert "Halvern" in embed_text(posted.json)
+        await fake.wait_for("POST /channels/{channel_id}/messages/{message_id}/threads")
+    assert "the interaction expired" in caplog.text
+
+
+async def test_a_403_on_posting_is_logged_and_the_bot_carries_on(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with running(fake):
+        fake.forbid_next(f"POST /channels/{fake.channel.id}/messages", code=50013)
+        await fake.send_message_create("help", author=fake.user, mention_bot=True)
+        await fake.wait_for(f"POST /channels/{fake.channel.id}/messages", timeout=20)
+        await fake.send_message_create("help", author=fake.user, mention_bot=True)
+        calls = await fake.wait_for(
+            f"POST /channels/{fake.channel.id}/messages", count=2, timeout=20
+        )
+        assert [call.status for call in calls] == [403, 200]
+    assert "missing permissions" in caplog.text
+    assert "50013" in caplog.text

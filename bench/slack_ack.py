@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +35,22 @@ from tests.fakes.openai_server import Completion, FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
 
-def _percentile(values: Sequence[float], share: float) -> float:
+def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
 
 
-def _writer(delay: float) -> Callable[[dict[str, Any]], Completion]:
+def writer(delay: float) -> Callable[[dict[str, Any]], Completion]:
     def reply(body: dict[str, Any]) -> Completion:
         return Completion(content=faithful_writer(body), delay=delay)
 
     return reply
 
 
-def _environment(workdir: Path, slack: FakeSlack, model: FakeOpenAI) -> dict[str, str]:
+def chat_environment(workdir: Path, model: FakeOpenAI, platform: dict[str, str]) -> dict[str, str]:
+    """The environment of a ``briefbot run`` on the demo topics in LLM mode, with the
+    ``platform``'s settings (its tokens and API URL)."""
     topics = workdir / "topics.toml"
     sources = "[" + ", ".join(f'"{s}"' for s in demo_sources()) + "]"
     text = (DEMO_DIR / "topics.toml").read_text(encoding="utf-8")
@@ -69,11 +71,9 @@ def _environment(workdir: Path, slack: FakeSlack, model: FakeOpenAI) -> dict[str
             "BRIEFBOT_LLM_TIMEOUT": "120",
             "OPENAI_API_KEY": "sk-bench-0000",
             "OPENAI_BASE_URL": model.base_url,
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "BRIEFBOT_SLACK_API_URL": slack.api_url,
             "BRIEFBOT_SHUTDOWN_GRACE": "1",
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+            **platform,
         }
     )
     return env
@@ -107,9 +107,10 @@ async def _posts(slack: FakeSlack, posts: int) -> list[float]:
 
 
 @contextlib.asynccontextmanager
-async def _bot(workdir: Path, slack: FakeSlack, model: FakeOpenAI) -> AsyncIterator[None]:
-    """``briefbot run`` in a process of its own, connected to the fakes."""
-    env = _environment(workdir, slack, model)
+async def bot_process(
+    workdir: Path, env: dict[str, str], connected: Callable[[], Awaitable[object]]
+) -> AsyncIterator[None]:
+    """``briefbot run`` in a process of its own, until ``connected()`` says it is up."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -122,7 +123,7 @@ async def _bot(workdir: Path, slack: FakeSlack, model: FakeOpenAI) -> AsyncItera
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await slack.wait_for_connection(1, timeout=60)
+        await connected()
         yield
     finally:
         process.send_signal(signal.SIGTERM)
@@ -131,14 +132,29 @@ async def _bot(workdir: Path, slack: FakeSlack, model: FakeOpenAI) -> AsyncItera
             print(err.decode(errors="replace")[-2000:])
 
 
+def _slack_bot(
+    workdir: Path, slack: FakeSlack, model: FakeOpenAI
+) -> contextlib.AbstractAsyncContextManager[None]:
+    env = chat_environment(
+        workdir,
+        model,
+        {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "BRIEFBOT_SLACK_API_URL": slack.api_url,
+        },
+    )
+    return bot_process(workdir, env, lambda: slack.wait_for_connection(1, timeout=60))
+
+
 async def _run(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="briefbot-bench-") as tmp,
         FakeSlack() as slack,
         FakeOpenAI() as model,
     ):
-        model.script(*[_writer(args.model_seconds)] * (args.commands * 4))
-        async with _bot(Path(tmp), slack, model):
+        model.script(*[writer(args.model_seconds)] * (args.commands * 4))
+        async with _slack_bot(Path(tmp), slack, model):
             if args.warm:  # one briefing first: sources gathered, code paths warm
                 await _posts(slack, 1)
             latencies = await _acks(slack, args.commands, args.rate)
@@ -146,8 +162,8 @@ async def _run(args: argparse.Namespace) -> None:
                 f"ack latency ({'warm' if args.warm else 'cold start'}) over "
                 f"{len(latencies)} /brief commands at {args.rate:.0f}/s, "
                 f"model {args.model_seconds:.1f} s per reply: "
-                f"p50 {_percentile(latencies, 0.5):.1f} ms, "
-                f"p99 {_percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms "
+                f"p50 {percentile(latencies, 0.5):.1f} ms, "
+                f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms "
                 f"(model requests so far: {len(model.requests)})"
             )
             worst = sorted(range(len(latencies)), key=lambda i: -latencies[i])[:5]
@@ -161,8 +177,8 @@ async def _run(args: argparse.Namespace) -> None:
         FakeSlack() as slack,
         FakeOpenAI() as model,
     ):
-        model.script(*[_writer(0.0)] * (args.posts * 4))
-        async with _bot(Path(tmp), slack, model):
+        model.script(*[writer(0.0)] * (args.posts * 4))
+        async with _slack_bot(Path(tmp), slack, model):
             timings = await _posts(slack, args.posts)
             rest = timings[1:] or timings
             print(

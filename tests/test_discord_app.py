@@ -178,3 +178,25 @@ async def test_a_403_on_posting_is_logged_and_the_bot_carries_on(
         assert [call.status for call in calls] == [403, 200]
     assert "missing permissions" in caplog.text
     assert "50013" in caplog.text
+
+
+async def test_a_rate_limit_is_waited_out_and_a_gateway_reconnect_resumes(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with running(fake):
+        fake.rate_limit_next(f"POST /channels/{fake.channel.id}/messages", retry_after=0.5)
+        await fake.send_message_create("help", author=fake.user, mention_bot=True)
+        calls = await fake.wait_for(
+            f"POST /channels/{fake.channel.id}/messages", count=2, timeout=20
+        )
+        assert [call.status for call in calls] == [429, 200]
+        assert calls[1].at - calls[0].at >= 0.4
+
+        await fake.send_reconnect()
+        await fake.wait_for_resume(timeout=20)
+        await fake.send_message_create("list", author=fake.user, mention_bot=True)
+        await fake.wait_for(f"POST /channels/{fake.channel.id}/messages", count=3, timeout=20)
+    assert "rate limited" in caplog.text.lower()  # discord.py says when it waits
+    assert "gateway session resumed" in caplog.text
+    assert fake.bot_token not in caplog.text

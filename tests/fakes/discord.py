@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 if TYPE_CHECKING:
     import discord
@@ -2372,9 +2372,9 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[UploadedFile]
         part = await reader.next()
         if part is None:
             break
-        if not hasattr(part, "read"):
+        if not isinstance(part, BodyPartReader):
             continue
-        data = await part.read(decode=False)  # type: ignore[union-attr]
+        data = await part.read(decode=False)
         name = part.name or ""
         if name == "payload_json":
             body = json.loads(data)
@@ -2382,7 +2382,7 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[UploadedFile]
             files.append(
                 UploadedFile(
                     name,
-                    part.filename or name,  # type: ignore[union-attr]
+                    part.filename or name,
                     part.headers.get("Content-Type", "application/octet-stream"),
                     bytes(data),
                 )
@@ -2456,7 +2456,7 @@ async def connected(
         guilds = asyncio.ensure_future(client.wait_for("guild_available", check=all_available))
         task = asyncio.create_task(client.connect(reconnect=True))
         try:
-            waiting = asyncio.gather(client.wait_until_ready(), guilds)
+            waiting: asyncio.Future[Any] = asyncio.gather(client.wait_until_ready(), guilds)
             done, _ = await asyncio.wait(
                 {waiting, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )

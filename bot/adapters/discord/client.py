@@ -380,16 +380,15 @@ class DiscordBot:
                     log.warning("Discord: %s cannot take messages", channel.label)
                     return
                 first = await target.send(**_body(messages[0]))
+            # Recorded before the thread exists, so no question in it can come first: a
+            # thread started on a message has that message's id.
+            await self.service.record_post(
+                reply.briefing, channel, str(first.id), thread_id=str(first.id)
+            )
             thread = await self._thread_for(first, reply.briefing.topic)
             rest_to: discord.abc.Messageable = thread or first.channel
             for message in messages[1:]:
                 await rest_to.send(**_body(message))
-            await self.service.record_post(
-                reply.briefing,
-                channel,
-                str(first.id),
-                thread_id=str(thread.id) if thread is not None else None,
-            )
             return
         messages = render_reply(reply)
         if reply.private and live:

@@ -29,7 +29,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -357,14 +357,19 @@ class SlackBot:
         self, reply: ChatReply, channel: Channel, respond: AsyncRespond
     ) -> None:
         if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
+            briefing = reply.briefing
+
+            async def remember(ts: str) -> None:
+                await self.service.record_post(briefing, channel, ts)
+
             try:
-                first = await self._post(channel, render_briefing(reply.briefing), thread_ts=None)
+                await self._post(
+                    channel, render_briefing(briefing), thread_ts=None, first_posted=remember
+                )
             except SlackApiError as exc:
                 code = slack_error(exc)
                 log.error("Slack: could not post a briefing in %s: %s", channel.label, code)
                 await self._respond(respond, USER_FIXES.get(code) or _generic(code), private=True)
-                return
-            await self.service.record_post(reply.briefing, channel, first)
             return
         await self._respond(respond, reply.text, private=reply.private)
 
@@ -400,8 +405,14 @@ class SlackBot:
         self, reply: ChatReply, channel: Channel, user: str, thread_ts: str
     ) -> None:
         if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
-            first = await self._post(channel, render_briefing(reply.briefing), thread_ts=thread_ts)
-            await self.service.record_post(reply.briefing, channel, first, thread_id=thread_ts)
+            briefing = reply.briefing
+
+            async def remember(ts: str) -> None:
+                await self.service.record_post(briefing, channel, ts, thread_id=thread_ts)
+
+            await self._post(
+                channel, render_briefing(briefing), thread_ts=thread_ts, first_posted=remember
+            )
             return
         messages = render_text(reply.text)
         if reply.private:
@@ -417,10 +428,16 @@ class SlackBot:
         await self._post(channel, messages, thread_ts=thread_ts)
 
     async def _post(
-        self, channel: Channel, messages: list[SlackMessage], *, thread_ts: str | None
+        self,
+        channel: Channel,
+        messages: list[SlackMessage],
+        *,
+        thread_ts: str | None,
+        first_posted: Callable[[str], Awaitable[None]] | None = None,
     ) -> str:
         """Post ``messages`` (the first in ``thread_ts`` or the channel, the rest in the
-        first one's thread); the first message's ``ts``."""
+        first one's thread); the first message's ``ts``. ``first_posted(ts)`` runs before
+        the rest go out, so the briefing is on record before anyone can reply to it."""
         first_ts = ""
         for index, message in enumerate(messages):
             response = await self.client.chat_postMessage(
@@ -433,6 +450,8 @@ class SlackBot:
             )
             if index == 0:
                 first_ts = str(response.get("ts") or "")
+                if first_posted is not None:
+                    await first_posted(first_ts)
         return first_ts
 
     async def _respond(self, respond: AsyncRespond, text: str, *, private: bool) -> None:

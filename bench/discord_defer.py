@@ -54,7 +54,9 @@ async def _run(args: argparse.Namespace) -> None:
             if args.warm:  # one briefing first: sources gathered, code paths warm
                 first = await fake.send_interaction("brief", {"topic": "port-strike"})
                 await fake.wait_for_callback(first.id, timeout=60)
-                await fake.wait_for_followup(first.id, timeout=120)
+                await fake.wait_for(
+                    "POST /channels/{channel_id}/messages/{message_id}/threads", timeout=120
+                )
             latencies = await _defers(fake, args.commands, args.rate)
         print(
             f"defer latency ({'warm' if args.warm else 'cold start'}) over {len(latencies)} "

@@ -163,21 +163,30 @@ async def test_an_expired_interaction_gets_its_briefing_in_the_channel(
     assert "the interaction expired" in caplog.text
 
 
-async def test_a_403_on_posting_is_logged_and_the_bot_carries_on(
-    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("status", "code", "logged"),
+    [
+        (403, 50013, "missing permissions in discord:general (50013)"),
+        (403, 50001, "missing permissions in discord:general (50001)"),
+        (404, 10003, "discord:general no longer exists"),
+    ],
+)
+async def test_a_refused_post_is_logged_and_the_bot_carries_on(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture, status: int, code: int, logged: str
 ) -> None:
     caplog.set_level(logging.WARNING)
+    route = f"POST /channels/{fake.channel.id}/messages"
     async with running(fake):
-        fake.forbid_next(f"POST /channels/{fake.channel.id}/messages", code=50013)
+        if status == 403:
+            fake.forbid_next(route, code=code)
+        else:
+            fake.not_found_next(route, code=code)
         await fake.send_message_create("help", author=fake.user, mention_bot=True)
-        await fake.wait_for(f"POST /channels/{fake.channel.id}/messages", timeout=20)
+        await fake.wait_for(route, timeout=20)
         await fake.send_message_create("help", author=fake.user, mention_bot=True)
-        calls = await fake.wait_for(
-            f"POST /channels/{fake.channel.id}/messages", count=2, timeout=20
-        )
-        assert [call.status for call in calls] == [403, 200]
-    assert "missing permissions" in caplog.text
-    assert "50013" in caplog.text
+        calls = await fake.wait_for(route, count=2, timeout=20)
+        assert [call.status for call in calls] == [status, 200]
+    assert logged in caplog.text
 
 
 async def test_a_rate_limit_is_waited_out_and_a_gateway_reconnect_resumes(

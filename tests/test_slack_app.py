@@ -139,7 +139,7 @@ async def test_brief_acks_at_once_then_posts_block_kit_and_records_the_message(
         question = await fake.send_app_mention("who chairs the talks?", thread_ts=first["ts"])
         await fake.wait_for_ack(question)
         [answer] = await fake.wait_for(
-            "chat.postMessage", where=lambda c: c.params.get("thread_ts") == first["ts"]
+            "chat.postMessage", where=lambda c: c.params.get("thread_ts") == first["ts"], timeout=20
         )
         assert "Oskar Feldt" in answer.params["text"]
 
@@ -243,7 +243,7 @@ async def test_a_retried_event_and_a_double_delivery_are_answered_once_even_afte
         # The same message also arrives as a ``message`` event (message.channels).
         as_message = dict(mention, type="message", channel_type="channel")
         await fake.send_event(as_message, event_id="Ev0MESSAGE01")
-        await fake.wait_for("chat.postMessage", count=2, timeout=5)
+        await fake.wait_for("chat.postMessage", count=2, timeout=20)
         assert not fake.ephemerals, fake.ephemerals
         again = await fake.redeliver(delivered)
         await fake.wait_for_ack(again)
@@ -256,7 +256,10 @@ async def test_a_retried_event_and_a_double_delivery_are_answered_once_even_afte
             await fake.send_app_mention("what did the union say?", thread_ts=first["ts"])
         )
         await fake.wait_for(
-            "chat.postMessage", count=2, where=lambda c: c.params.get("thread_ts") == first["ts"]
+            "chat.postMessage",
+            count=2,
+            where=lambda c: c.params.get("thread_ts") == first["ts"],
+            timeout=20,
         )
     thread = fake.posted(fake.default_channel, thread_ts=first["ts"])
     assert len(thread) == 2, (texts(thread), fake.ephemerals)
@@ -276,7 +279,7 @@ async def test_a_plain_reply_in_the_bots_thread_is_answered_and_bots_are_ignored
             await fake.send_message("who chairs the talks?", thread_ts=first["ts"])
         )
         [answer] = await fake.wait_for(
-            "chat.postMessage", where=lambda c: c.params.get("thread_ts") == first["ts"]
+            "chat.postMessage", where=lambda c: c.params.get("thread_ts") == first["ts"], timeout=20
         )
         assert "Oskar Feldt" in answer.params["text"]
     assert len(fake.calls_to("chat.postMessage")) == 2  # the briefing and one answer

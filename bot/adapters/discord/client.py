@@ -38,6 +38,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.adapters.discord.embeds import DiscordMessage, render_briefing, render_reply
 from bot.chat.commands import ChatCore, ChatReply, ChatRequest, ReplyKind
+from bot.chat.inflight import InFlight
 from bot.config import Settings
 from bot.domain import Channel, Platform, Topic
 from bot.errors import ConfigError
@@ -112,8 +113,7 @@ class DiscordBot:
         self.tree = app_commands.CommandTree(self.client)
         self._ready = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._turns = asyncio.Semaphore(settings.chat_concurrency)
+        self._work = InFlight(settings.chat_concurrency, name="Discord")
         self._accepting = True
         self._topics: tuple[float, list[str]] = (0.0, [])
         self._saved: tuple[str, yarl.URL] | None = None
@@ -165,14 +165,7 @@ class DiscordBot:
         """Take no new work, let what is in flight finish within ``grace`` seconds, then
         close the gateway and the HTTP session."""
         self._accepting = False
-        pending = set(self._tasks)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=grace)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning("Discord: %d request(s) cancelled at shutdown", len(late))
-                await asyncio.gather(*late, return_exceptions=True)
+        await self._work.drain(grace)
         await self.client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
@@ -185,13 +178,7 @@ class DiscordBot:
             self._saved = None
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        async def in_turn() -> None:
-            async with self._turns:
-                await work
-
-        task = asyncio.get_running_loop().create_task(in_turn())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._work.spawn(work)
 
     # ------------------------------------------------------------------ commands
     def _register(self) -> None:
@@ -344,7 +331,8 @@ class DiscordBot:
         channel = _channel_of(interaction.channel, interaction.guild_id)
         user = str(interaction.user.id)
         try:
-            request = ChatRequest(channel, user, self._may_manage(interaction), text)
+            may = self._may_manage(interaction.user, interaction.permissions)
+            request = ChatRequest(channel, user, may, text)
             reply = await self.core.handle(request)
             await self._deliver(interaction, reply, channel)
         except discord.HTTPException as exc:
@@ -352,12 +340,12 @@ class DiscordBot:
         except Exception:
             log.exception("Discord: a request in %s failed", channel.label)
 
-    def _may_manage(self, interaction: discord.Interaction) -> bool:
-        if interaction.permissions.manage_guild:
+    def _may_manage(self, user: object, permissions: discord.Permissions | None) -> bool:
+        """Manage Server, or a role named in ``BRIEFBOT_DISCORD_MANAGER_ROLES``."""
+        if permissions is not None and permissions.manage_guild:
             return True
-        roles = getattr(interaction.user, "roles", [])
         wanted = {name.casefold() for name in self.settings.discord_manager_roles}
-        return any(role.name.casefold() in wanted for role in roles)
+        return any(role.name.casefold() in wanted for role in getattr(user, "roles", []))
 
     async def _deliver(
         self, interaction: discord.Interaction, reply: ChatReply, channel: Channel
@@ -439,17 +427,8 @@ class DiscordBot:
     ) -> None:
         try:
             author = message.author
-            may = bool(
-                isinstance(author, discord.Member)
-                and (
-                    author.guild_permissions.manage_guild
-                    or any(
-                        role.name.casefold()
-                        in {name.casefold() for name in self.settings.discord_manager_roles}
-                        for role in author.roles
-                    )
-                )
-            )
+            permissions = author.guild_permissions if isinstance(author, discord.Member) else None
+            may = self._may_manage(author, permissions)
             request = ChatRequest(channel, str(author.id), may, text, thread_id=thread_id)
             reply = await self.core.handle(request)
             if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:

@@ -57,8 +57,9 @@ from bot.chat.commands import (
     needs_manager,
     slash_to_command,
 )
+from bot.chat.inflight import InFlight
 from bot.config import Settings
-from bot.domain import Channel, Platform
+from bot.domain import Channel, Platform, PostedMessage
 from bot.errors import ConfigError
 from bot.redact import redact
 from bot.service import BriefingService
@@ -89,6 +90,7 @@ USER_FIXES = {
 # Errors that mean the token itself is unusable: the operator must act.
 TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 _ROLE_TTL = 300.0  # seconds a user's admin/owner flags are cached
+_RECORD_WAIT = 3.0  # seconds a reply to the bot's own message waits for its record
 
 
 def slack_error(exc: BaseException) -> str:
@@ -184,11 +186,7 @@ class SlackBot:
             process_before_response=True,
         )
         self._roles: dict[tuple[str, str], _Roles] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Requests served at once; the rest wait their turn, already acked. CPU work (in
-        # threads) competes with the event loop for the interpreter, so unbounded
-        # concurrency would slow every ack down.
-        self._turns = asyncio.Semaphore(settings.chat_concurrency)
+        self._work = InFlight(settings.chat_concurrency, name="Slack")
         self._bot_user_id: str | None = None
         self._accepting = True
         self._handler: AsyncSocketModeHandler | None = None
@@ -268,26 +266,10 @@ class SlackBot:
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for the requests in flight; cancel the rest."""
-        pending = set(self._tasks)
-        if not pending:
-            return
-        _, late = await asyncio.wait(pending, timeout=grace)
-        for task in late:
-            task.cancel()
-        if late:
-            log.warning(
-                "Slack: %d request(s) still running after %.0f s cancelled", len(late), grace
-            )
-            await asyncio.gather(*late, return_exceptions=True)
+        await self._work.drain(grace)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(self._in_turn(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _in_turn(self, work: Coroutine[Any, Any, None]) -> None:
-        async with self._turns:
-            await work
+        self._work.spawn(work)
 
     # ------------------------------------------------------------------ listeners
     def _register(self) -> None:
@@ -387,9 +369,9 @@ class SlackBot:
                 return
             if ts and not await self.service.claim_event("slack", f"{channel.external_id}:{ts}"):
                 return  # the same message as app_mention and as message: answered once
-            if not mentioned:
-                assert thread_ts is not None
-                if not await self.service.posts_in_thread(channel, thread_ts):
+            if thread_ts is not None:
+                posts = await self._thread_posts(channel, thread_ts, event)
+                if not mentioned and not posts:
                     return  # someone else's thread
             text = clean_text(str(event.get("text") or ""), bot_user_id=self._bot_user_id)
             may_manage = (
@@ -400,6 +382,21 @@ class SlackBot:
             await self._deliver_event_reply(reply, channel, user, thread_ts or ts)
         except Exception as exc:
             await self._report_failure(exc, channel, user=user, thread_ts=thread_ts or ts)
+
+    async def _thread_posts(
+        self, channel: Channel, thread_ts: str, event: dict[str, Any]
+    ) -> list[PostedMessage]:
+        """The briefings posted in the thread. A reply to the bot's own message may come a
+        moment before that briefing is on record (Slack delivers the reply while our
+        ``chat.postMessage`` answer is still being handled): wait for it a little."""
+        posts = await self.service.posts_in_thread(channel, thread_ts)
+        if posts or not self._bot_user_id or event.get("parent_user_id") != self._bot_user_id:
+            return posts
+        deadline = time.monotonic() + _RECORD_WAIT
+        while not posts and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            posts = await self.service.posts_in_thread(channel, thread_ts)
+        return posts
 
     async def _deliver_event_reply(
         self, reply: ChatReply, channel: Channel, user: str, thread_ts: str

@@ -157,3 +157,43 @@ def to_text(briefing: Briefing) -> str:
         lines.extend(f"{INDENT}• {clean(e.source)}: {clean(e.error)}" for e in briefing.errors)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def utf16_size(text: str) -> int:
+    """Length in UTF-16 code units: never less than what Slack's or Discord's limits count."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack_tokens(tokens: list[str], limit: int) -> list[str]:
+    """Join ``tokens`` (each at most ``limit`` UTF-16 units: words, whitespace runs, whole
+    links) into pieces of at most ``limit``, cutting at the last whitespace that fits and
+    never inside a token; pieces come stripped, empty ones dropped. The chat renderers split
+    their marked-up text with it, each with its own tokens."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for token in tokens:
+        tsize = utf16_size(token)
+        if size + tsize <= limit:
+            current.append(token)
+            size += tsize
+            continue
+        if not token.isspace():
+            spaces = [i for i, t in enumerate(current) if t.isspace()]
+            if spaces and spaces[-1] > 0:
+                head, current = current[: spaces[-1]], current[spaces[-1] + 1 :]
+                pieces.append("".join(head))
+                size = sum(utf16_size(t) for t in current)
+                if size + tsize <= limit:
+                    current.append(token)
+                    size += tsize
+                    continue
+            if current:
+                pieces.append("".join(current))
+            current, size = [token], tsize
+        else:
+            pieces.append("".join(current))
+            current, size = [], 0
+    if current:
+        pieces.append("".join(current))
+    return [piece.strip() for piece in pieces if piece.strip()]

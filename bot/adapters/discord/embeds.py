@@ -42,9 +42,11 @@ from bot.render.text import (
     clean,
     coverage_line,
     format_time,
+    pack_tokens,
     plural,
     source_notes,
     strip_controls,
+    utf16_size,
     verification_line,
     web_url,
 )
@@ -133,7 +135,7 @@ class DiscordMessage:
 
 def text_size(text: str) -> int:
     """Length as Discord's limits count it, at most: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
+    return utf16_size(text)
 
 
 def escape(text: str) -> str:
@@ -221,34 +223,7 @@ def split_markdown(text: str, limit: int) -> list[str]:
     tokens: list[str] = []
     for token in _TOKEN.findall(text):
         tokens.extend(_hard_cut(token, room))
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for token in tokens:
-        tsize = text_size(token)
-        if size + tsize <= room:
-            current.append(token)
-            size += tsize
-            continue
-        if not token.isspace():
-            spaces = [i for i, t in enumerate(current) if t.isspace()]
-            if spaces and spaces[-1] > 0:
-                head, current = current[: spaces[-1]], current[spaces[-1] + 1 :]
-                pieces.append("".join(head))
-                size = sum(text_size(t) for t in current)
-                if size + tsize <= room:
-                    current.append(token)
-                    size += tsize
-                    continue
-            if current:
-                pieces.append("".join(current))
-            current, size = [token], tsize
-        else:
-            pieces.append("".join(current))
-            current, size = [], 0
-    if current:
-        pieces.append("".join(current))
-    stripped = [piece.strip() for piece in pieces if piece.strip()]
+    stripped = pack_tokens(tokens, room)
     return stripped[:1] + [_guard_line_start(piece) for piece in stripped[1:]]
 
 

@@ -33,9 +33,11 @@ from bot.render.text import (
     clean,
     coverage_line,
     format_time,
+    pack_tokens,
     plural,
     source_notes,
     strip_controls,
+    utf16_size,
     verification_line,
     web_url,
 )
@@ -96,7 +98,7 @@ class SlackMessage:
 
 def text_size(text: str) -> int:
     """Length as Slack's limits count it, at most: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
+    return utf16_size(text)
 
 
 def _neutralise(text: str) -> str:
@@ -157,34 +159,7 @@ def split_mrkdwn(text: str, limit: int) -> list[str]:
             tokens.append(token[:cut])
             token = token[cut:]
         tokens.append(token)
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for token in tokens:
-        tsize = text_size(token)
-        if size + tsize <= limit:
-            current.append(token)
-            size += tsize
-            continue
-        if not token.isspace():
-            spaces = [i for i, t in enumerate(current) if t.isspace()]
-            if spaces and spaces[-1] > 0:
-                head, current = current[: spaces[-1]], current[spaces[-1] + 1 :]
-                pieces.append("".join(head))
-                size = sum(text_size(t) for t in current)
-                if size + tsize <= limit:
-                    current.append(token)
-                    size += tsize
-                    continue
-            if current:
-                pieces.append("".join(current))
-            current, size = [token], tsize
-        else:
-            pieces.append("".join(current))
-            current, size = [], 0
-    if current:
-        pieces.append("".join(current))
-    return [piece.strip() for piece in pieces if piece.strip()]
+    return pack_tokens(tokens, limit)
 
 
 def _cut_mrkdwn(text: str, limit: int) -> str:

@@ -55,7 +55,6 @@ import json
 import math
 import re
 import secrets
-import socket
 import threading
 import time
 import zlib
@@ -66,6 +65,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes.aioserver import ThreadedAioServer
 
 if TYPE_CHECKING:
     import discord
@@ -651,7 +652,7 @@ def compute_permissions(guild: FakeGuild, user_id: int, channel: FakeChannel | N
 # -- the fake --
 
 
-class FakeDiscord:
+class FakeDiscord(ThreadedAioServer):
     """The fake Discord server; start it with ``with`` / ``async with`` or the fixture.
 
     By default it has one application and its bot user, one guild (``guild``) owned by
@@ -661,6 +662,8 @@ class FakeDiscord:
     client connects (GUILD_CREATE is built at IDENTIFY).
     """
 
+    thread_name = "fake-discord"
+
     def __init__(
         self,
         *,
@@ -669,6 +672,7 @@ class FakeDiscord:
         privileged_intents: int = 0,
         callback_deadline: float | None = None,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         # The privileged intents enabled for the app (developer portal): asking for others
         # closes the gateway with 4014, as Discord does.
@@ -709,10 +713,6 @@ class FakeDiscord:
         self._session: _Session | None = None
         self._live: list[_Connection] = []
         self._tasks: set[asyncio.Task[int]] = set()  # THREAD_CREATEs being sent
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     # -- ids --
 
@@ -1527,71 +1527,16 @@ class FakeDiscord:
 
     # -- lifecycle --
 
-    def start(self) -> FakeDiscord:
-        ready = threading.Event()
-        failed: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as exc:  # reported to start()'s caller
-                failed.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-discord", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failed:
-            raise failed[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = None
-        self._thread = None
-
-    def __enter__(self) -> FakeDiscord:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeDiscord:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", f"/api/v{API_VERSION}/{{tail:.*}}", self._rest)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/gateway-resume", self._gateway)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
 
-    async def _shutdown(self) -> None:
+    async def close_connections(self) -> None:
         with self._lock:
             live = list(self._live)
         for connection in live:
             await connection.ws.close(code=1001)
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- REST --
 

@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import threading
 import time
 import uuid
@@ -55,6 +54,8 @@ from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, web
+
+from tests.fakes.aioserver import ThreadedAioServer
 
 BOT_TOKEN = "xoxb-1111-2222-fakebottoken"
 APP_TOKEN = "xapp-1-A0FAKEAPP01-3333-fakeapptoken"
@@ -252,8 +253,10 @@ def validate_blocks(blocks: Any) -> None:
 # -- the fake --
 
 
-class FakeSlack:
+class FakeSlack(ThreadedAioServer):
     """The fake Slack server; start it with ``with`` / ``async with`` or the fixture."""
+
+    thread_name = "fake-slack"
 
     def __init__(
         self,
@@ -269,6 +272,7 @@ class FakeSlack:
         bot_name: str = "briefbot",
         auto_channels: bool = True,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
@@ -305,11 +309,6 @@ class FakeSlack:
         self._tickets: set[str] = set()
         self._sockets: list[tuple[int, web.WebSocketResponse]] = []  # open, oldest first
         self._events: dict[str, dict[str, Any]] = {}  # envelope_id -> envelope body
-
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     # -- setup --
 
@@ -725,71 +724,16 @@ class FakeSlack:
 
     # -- lifecycle --
 
-    def start(self) -> FakeSlack:
-        ready = threading.Event()
-        failed: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as exc:  # reported to start()'s caller
-                failed.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failed:
-            raise failed[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = None
-        self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeSlack:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{response_id:.+}", self._response_url)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
 
-    async def _shutdown(self) -> None:
+    async def close_connections(self) -> None:
         with self._lock:
             sockets = [ws for _, ws in self._sockets]
         for ws in sockets:
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- the Web API --
 

@@ -30,6 +30,7 @@ from bot.adapters import console
 from bot.app import build_service
 from bot.config import Settings, load_settings, parse_duration
 from bot.demo import demo_sources, demo_topics
+from bot.doctor import Check, failed, run_checks
 from bot.domain import terminal, topic_key, utcnow
 from bot.errors import BriefbotError, ConfigError, InvalidRequest
 from bot.pipeline import shift_articles
@@ -327,6 +328,31 @@ def usage(
         console.print_usage(report)
 
     _run(run)
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = (
+        "text"
+    ),
+) -> None:
+    """Check the deployment (settings, database, prompts, model, Slack, Discord, sources)
+    and say how to fix what is wrong; exit 1 when a check fails."""
+
+    async def run() -> list[Check]:
+        output = _format(fmt, ("text", "json"))
+        checks = await run_checks(_settings)
+        if output == "json":
+            console.emit(json.dumps([c.to_dict() for c in checks], ensure_ascii=False, indent=2))
+        else:
+            marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+            for check in checks:
+                fix = f" → {check.fix}" if check.fix and check.status != "ok" else ""
+                console.emit(f"{marks[check.status]} {check.name}: {check.detail}{fix}")
+        return checks
+
+    if failed(_run(run)):
+        raise typer.Exit(1)
 
 
 def _topics_service() -> BriefingService:

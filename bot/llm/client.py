@@ -258,6 +258,16 @@ class LLMClient:
         stream = await self._with_retries(lambda: self._call(open_stream))
         return TextStream(self, stream, messages, limit)
 
+    async def list_models(self) -> list[str]:
+        """The ids of the models the server offers (``GET /models``), asked once, without
+        retries and without spending tokens: a health check of the URL and the key."""
+
+        async def ask() -> list[str]:
+            page = await self._openai.models.list()
+            return [model.id for model in page.data]
+
+        return await self._call(ask)
+
     def token_usage(self, usage: Usage, model: str | None = None) -> TokenUsage:
         """The domain's ``TokenUsage`` for ``usage`` spent on ``model`` (the name the server
         reported; the configured ``BRIEFBOT_MODEL`` when it is not given), priced at the

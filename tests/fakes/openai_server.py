@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible server: real HTTP on 127.0.0.1, scripted replies and faults.
 
+``GET /v1/models`` lists the one model (``fail_models`` scripts its errors).
 ``POST /v1/chat/completions`` answers in OpenAI's wire format: a ``chat.completion`` object,
 or with ``"stream": true`` a ``text/event-stream`` of ``chat.completion.chunk`` objects ending
 with ``data: [DONE]`` (plus a usage chunk when ``stream_options.include_usage`` is set).
@@ -175,6 +176,8 @@ class FakeOpenAI:
         self.reject_json_schema = reject_json_schema
         self._http = FakeHTTPServer()
         self._http.route("POST", "/v1/chat/completions", self._handle)
+        self._http.route("GET", "/v1/models", self._models)
+        self._models_failures: deque[Failure] = deque()
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -188,6 +191,11 @@ class FakeOpenAI:
         """Append replies for the next requests, in order."""
         with self._lock:
             self._queue.extend(items)
+
+    def fail_models(self, *failures: Failure) -> None:
+        """Answer the next ``GET /v1/models`` requests with these errors, in order."""
+        with self._lock:
+            self._models_failures.extend(failures)
 
     def clear(self) -> None:
         """Drop the scripted items not used yet."""
@@ -254,6 +262,15 @@ class FakeOpenAI:
             with self._changed:
                 self._in_flight -= 1
                 self._changed.notify_all()
+
+    def _models(self, request: Recorded) -> Reply:
+        with self._lock:
+            failure = self._models_failures.popleft() if self._models_failures else None
+        if failure is not None:
+            return self._failure(failure)
+        model = {"id": self.model, "object": "model", "created": 1744588800, "owned_by": "system"}
+        payload = json.dumps({"object": "list", "data": [model]})
+        return Reply(200, payload, {"Content-Type": "application/json"})
 
     def _hold(self, event: threading.Event) -> None:
         with self._changed:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Self
+from collections.abc import Callable
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -22,6 +23,8 @@ class ThreadedAioServer:
     thread_name = "fake-server"
 
     def __init__(self) -> None:
+        self._lock = threading.RLock()  # guards the fake's state; held briefly
+        self._waiters: list[tuple[Callable[[], bool], asyncio.AbstractEventLoop, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -33,6 +36,40 @@ class ThreadedAioServer:
 
     async def close_connections(self) -> None:
         """Close what the fake holds open (websockets) before the server stops."""
+
+    def _seen(self) -> str:
+        """What the fake has seen so far, for a wait that ran out ("" for nothing to add)."""
+        return ""
+
+    def _changed(self) -> None:
+        """Wake the waiters whose condition now holds. Call with the state updated."""
+        with self._lock:
+            ready = [w for w in self._waiters if w[0]()]
+            for waiter in ready:
+                self._waiters.remove(waiter)
+        for _, loop, future in ready:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    async def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Until ``condition()`` holds (checked whenever the state changes), from any loop;
+        ``TimeoutError`` naming ``what`` and what was seen when it runs out."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiter = (condition, loop, future)
+        with self._lock:
+            if condition():
+                return
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            seen = self._seen()
+            message = f"{type(self).__name__}: no {what} within {timeout}s"
+            raise TimeoutError(message + (f"; {seen}" if seen else "")) from None
+        finally:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
     def start(self) -> Self:
         ready = threading.Event()
@@ -94,3 +131,8 @@ class ThreadedAioServer:
         await self.close_connections()
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -55,7 +55,6 @@ import json
 import math
 import re
 import secrets
-import threading
 import time
 import zlib
 from collections import deque
@@ -679,7 +678,6 @@ class FakeDiscord(ThreadedAioServer):
         self.privileged_intents = privileged_intents
         # Seconds an interaction accepts its first callback (Discord: 3); None: no deadline.
         self.callback_deadline = callback_deadline
-        self._lock = threading.RLock()
         self._ids = itertools.count(1)
 
         self.application_id = self.snowflake()
@@ -708,7 +706,6 @@ class FakeDiscord(ThreadedAioServer):
         self.dispatched: list[Dispatched] = []
         self.connections: list[GatewayConnection] = []
 
-        self._waiters: list[tuple[Callable[[], bool], asyncio.AbstractEventLoop, Any]] = []
         self._failures: dict[str, deque[Failure]] = {}
         self._session: _Session | None = None
         self._live: list[_Connection] = []
@@ -962,33 +959,6 @@ class FakeDiscord(ThreadedAioServer):
             return self._session.id if self._session else None
 
     # -- waiting --
-
-    def _changed(self) -> None:
-        with self._lock:
-            ready = [w for w in self._waiters if w[0]()]
-            for waiter in ready:
-                self._waiters.remove(waiter)
-        for _, loop, future in ready:
-            loop.call_soon_threadsafe(_resolve, future)
-
-    async def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        waiter = (condition, loop, future)
-        with self._lock:
-            if condition():
-                return
-            self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"FakeDiscord: no {what} within {timeout}s; {self._seen()}"
-            ) from None
-        finally:
-            with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
 
     def _seen(self) -> str:
         with self._lock:
@@ -2333,11 +2303,6 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[UploadedFile]
                 )
             )
     return body, files
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 # -- connecting the real discord.py --

@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections import deque
@@ -284,7 +283,6 @@ class FakeSlack(ThreadedAioServer):
         self.bot_name = bot_name
         # auto_channels: a channel id never added is taken as a public channel the bot is in.
         self.auto_channels = auto_channels
-        self._lock = threading.RLock()
 
         self.default_channel = "C0FAKEGEN01"
         self.default_user = "U0FAKEUSR01"
@@ -302,7 +300,6 @@ class FakeSlack(ThreadedAioServer):
         self.connections = 0  # websocket connections accepted so far
         self.socket_messages: list[str] = []  # raw text frames the client sent
 
-        self._waiters: list[tuple[Callable[[], bool], asyncio.AbstractEventLoop, Any]] = []
         self._failures: dict[str, deque[Failure]] = {}
         self._ts = itertools.count(_FIRST_TS, _TS_STEP)
         self._event_ts = itertools.count(_FIRST_TS - 50_000_000, _TS_STEP)  # before bot posts
@@ -426,32 +423,6 @@ class FakeSlack(ThreadedAioServer):
             return next((a for a in self.acks if a.envelope_id == envelope_id), None)
 
     # -- waiting --
-
-    def _changed(self) -> None:
-        """Wake the waiters whose condition now holds. Call with the state updated."""
-        with self._lock:
-            ready = [w for w in self._waiters if w[0]()]
-            for waiter in ready:
-                self._waiters.remove(waiter)
-        for _, loop, future in ready:
-            loop.call_soon_threadsafe(_resolve, future)
-
-    async def _wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        waiter = (condition, loop, future)
-        with self._lock:
-            if condition():
-                return
-            self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise TimeoutError(f"FakeSlack: no {what} within {timeout}s") from None
-        finally:
-            with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
 
     async def wait_for(
         self,
@@ -1109,11 +1080,6 @@ _METHODS: dict[str, Callable[[FakeSlack, Mapping[str, Any]], dict[str, Any]]] = 
 
 
 # -- helpers --
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _format_ts(micros: int) -> str:

@@ -12,11 +12,11 @@ renderers and the chat adapters' renderers.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from bot.domain import Briefing, Coverage, SourceRef, StoryBriefing, Verification
+from bot.domain import Briefing, Coverage, KeyPoint, SourceRef, StoryBriefing, Verification
 
 _ESCAPE_SEQUENCE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement
@@ -197,3 +197,21 @@ def pack_tokens(tokens: list[str], limit: int) -> list[str]:
     if current:
         pieces.append("".join(current))
     return [piece.strip() for piece in pieces if piece.strip()]
+
+
+def point_lines(
+    points: Sequence[KeyPoint],
+    *,
+    escape: Callable[[str], str],
+    cite: Callable[[Sequence[int]], str],
+) -> list[str]:
+    """Key points as bulleted lines for a chat renderer: each point's text cleaned and
+    made literal by ``escape``, then its citation markers from ``cite``; empty points go."""
+    lines = []
+    for point in points:
+        text = escape(clean(point.text))
+        if not text:
+            continue
+        marker = cite(point.sources)
+        lines.append(f"• {text}" + (f" {marker}" if marker else ""))
+    return lines

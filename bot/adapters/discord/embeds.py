@@ -44,6 +44,7 @@ from bot.render.text import (
     format_time,
     pack_tokens,
     plural,
+    point_lines,
     source_notes,
     strip_controls,
     utf16_size,
@@ -299,14 +300,7 @@ def _citations(source_ids: Iterable[int], sources: dict[int, SourceRef]) -> str:
 
 
 def _point_lines(points: Sequence[KeyPoint], sources: dict[int, SourceRef]) -> list[str]:
-    lines = []
-    for point in points:
-        text = escape(clean(point.text))
-        if not text:
-            continue
-        marker = _citations(point.sources, sources)
-        lines.append(f"• {text}" + (f" {marker}" if marker else ""))
-    return lines
+    return point_lines(points, escape=escape, cite=lambda ids: _citations(ids, sources))
 
 
 def _source_line(source: SourceRef) -> str:

@@ -279,6 +279,63 @@ class Subscription:
     created_by: str
     created_at: datetime
     id: int | None = None
+    nothing_new: str = "line"  # NOTHING_NEW: what a digest with nothing new does
+    updates: str = "off"  # UPDATES: "live" posts material developments into story threads
+
+
+NOTHING_NEW = ("line", "silent")  # post one line / post nothing
+UPDATES = ("off", "live")
+
+
+class DeliveryState(enum.StrEnum):
+    CLAIMED = "claimed"  # someone is delivering it (or crashed while doing so)
+    COMPLETED = "completed"  # posted, with the message id
+    SKIPPED = "skipped"  # nothing to post (a silent digest with nothing new)
+    FAILED = "failed"  # given up: the platform refused, or the grace period ended
+
+
+class DeliveryKind(enum.StrEnum):
+    DIGEST = "digest"
+    UPDATE = "update"
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One digest slot or live update of a subscription, claimed before it is posted.
+
+    ``slot_key`` names it uniquely within the subscription (``digest:2026-12-01T07:00Z``,
+    ``update:<story>:<hash>``); the platform finds an earlier post of it by the same key.
+    """
+
+    subscription_id: int
+    kind: DeliveryKind
+    slot_key: str
+    slot_at: datetime
+    state: DeliveryState
+    owner: str
+    claimed_at: datetime
+    attempts: int = 0
+    late: bool = False
+    completed_at: datetime | None = None
+    message_id: str | None = None
+    thread_id: str | None = None
+    story_id: str | None = None
+    error: str | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """How polling one source goes (``source`` redacted of credentials)."""
+
+    source: str
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    last_articles: int = 0
 
 
 @dataclass(slots=True)

@@ -122,17 +122,46 @@ def test_the_head_revision_0004_adds_the_chat_tables_and_channel_workspaces(
     assert "workspace" not in {c["name"] for c in inspect(engine).get_columns("channels")}
 
 
-def test_the_head_revision_0005_adds_chat_sources_and_processed_events(engine: Engine) -> None:
+def test_revision_0005_adds_chat_sources_and_processed_events(engine: Engine) -> None:
     upgrade(engine, "0004")
     before = table_names(engine)
 
-    upgrade(engine)
+    upgrade(engine, "0005")
 
-    assert head_revision() == "0005"
     assert current_revision(engine) == "0005"
     assert table_names(engine) - before == {"topic_sources", "processed_events"}
     downgrade(engine, "0004")
     assert table_names(engine) == before
+
+
+def test_the_head_revision_0006_adds_deliveries_source_health_and_subscription_settings(
+    engine: Engine,
+) -> None:
+    upgrade(engine, "0005")
+    before = table_names(engine)
+    with engine.begin() as connection:  # a subscription made before the upgrade
+        connection.exec_driver_sql(
+            "INSERT INTO channels (platform, external_id, name, workspace) "
+            "VALUES ('slack', 'C1', 'news', 'T1')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO subscriptions (channel_id, topic, schedule, timezone, created_by, "
+            "created_at) VALUES (1, 'ukraine', 'daily 08:00', 'UTC', 'U1', '2026-11-30 08:00:00')"
+        )
+
+    upgrade(engine)
+
+    assert head_revision() == "0006"
+    assert current_revision(engine) == "0006"
+    assert table_names(engine) - before == {"deliveries", "source_health"}
+    with engine.connect() as connection:
+        kept = connection.exec_driver_sql(
+            "SELECT topic, nothing_new, updates FROM subscriptions"
+        ).all()
+    assert [tuple(row) for row in kept] == [("ukraine", "line", "off")]
+    downgrade(engine, "0005")
+    assert table_names(engine) == before
+    assert "updates" not in {c["name"] for c in inspect(engine).get_columns("subscriptions")}
 
 
 def test_migrations_ship_inside_the_package_with_one_head() -> None:

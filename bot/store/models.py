@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -278,6 +279,11 @@ class SubscriptionRow(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str]
     created_at: Mapped[datetime]
+    # What a digest with nothing new does: "line" (posts one line) or "silent".
+    nothing_new: Mapped[str] = mapped_column(String(16), server_default="line")
+    # "live": a material development of a story the channel was briefed on is posted into
+    # that story's thread as it happens; "off": digests only.
+    updates: Mapped[str] = mapped_column(String(16), server_default="off")
 
     channel: Mapped[ChannelRow] = relationship(lazy="joined", innerjoin=True)
 
@@ -325,3 +331,49 @@ class ProcessedEventRow(Base):
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str]
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeliveryRow(Base):
+    """One scheduled delivery (a digest slot or a live update) of a subscription.
+
+    Claimed before anything is posted and completed after, with the posted message's id:
+    ``(subscription_id, slot_key)`` is unique, so a slot is delivered at most once whoever
+    (restart, replica, takeover) tries again. ``state`` is ``claimed``, ``completed``,
+    ``skipped`` (nothing to post) or ``failed`` (given up, with ``error``).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("subscription_id", "slot_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "digest" or "update"
+    slot_key: Mapped[str]
+    slot_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    late: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    claimed_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    message_id: Mapped[str | None] = mapped_column(nullable=True)
+    thread_id: Mapped[str | None] = mapped_column(nullable=True)
+    story_id: Mapped[str | None] = mapped_column(nullable=True)
+    error: Mapped[str | None] = mapped_column(nullable=True)
+
+
+class SourceHealthRow(Base):
+    """How polling one source goes: keyed by the source redacted (``bot.redact``)."""
+
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(primary_key=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_articles: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import hashlib
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.domain import Channel, Subscription, topic_key
@@ -36,11 +38,15 @@ class SubscriptionRepository:
                     timezone=subscription.timezone,
                     created_by=subscription.created_by,
                     created_at=subscription.created_at,
+                    nothing_new=subscription.nothing_new,
+                    updates=subscription.updates,
                 )
                 session.add(row)
             else:
                 row.schedule = subscription.schedule
                 row.timezone = subscription.timezone
+                row.nothing_new = subscription.nothing_new
+                row.updates = subscription.updates
             session.flush()
             return _subscription(row)
 
@@ -79,6 +85,37 @@ class SubscriptionRepository:
 
         return self._db.read("read the channel's subscriptions", work)
 
+    def get(self, subscription_id: int) -> Subscription | None:
+        """The subscription with this id; ``None`` once it was removed."""
+
+        def work(session: Session) -> Subscription | None:
+            row = session.get(SubscriptionRow, subscription_id)
+            return _subscription(row) if row is not None else None
+
+        return self._db.read(f"read subscription {subscription_id}", work)
+
+    def version(self) -> tuple[int, int, str]:
+        """A cheap fingerprint of the whole table (count, highest id, newest change), so a
+        scheduler in another process notices a subscription made or changed elsewhere."""
+
+        def work(session: Session) -> tuple[int, int, str]:
+            count, top = session.execute(
+                select(func.count(SubscriptionRow.id), func.max(SubscriptionRow.id))
+            ).one()
+            rows = session.execute(
+                select(
+                    SubscriptionRow.id,
+                    SubscriptionRow.schedule,
+                    SubscriptionRow.timezone,
+                    SubscriptionRow.nothing_new,
+                    SubscriptionRow.updates,
+                ).order_by(SubscriptionRow.id)
+            ).all()
+            digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+            return int(count or 0), int(top or 0), digest
+
+        return self._db.read("read the subscriptions' version", work)
+
     def all(self) -> list[Subscription]:
         """Every subscription (the scheduler's input), by id."""
         return self._db.read(
@@ -99,4 +136,6 @@ def _subscription(row: SubscriptionRow) -> Subscription:
         created_by=row.created_by,
         created_at=row.created_at,
         id=row.id,
+        nothing_new=row.nothing_new,
+        updates=row.updates,
     )

@@ -165,6 +165,21 @@ class Settings(BaseSettings):
     allow_private_sources: bool = Field(default=False, alias="BRIEFBOT_ALLOW_PRIVATE_SOURCES")
     chat_concurrency: int = Field(default=8, ge=1, le=256, alias="BRIEFBOT_CHAT_CONCURRENCY")
     shutdown_grace: float = Field(default=20.0, ge=0, le=600, alias="BRIEFBOT_SHUTDOWN_GRACE")
+    # Scheduler: polling, digests, live updates (bot.scheduler)
+    scheduler: bool = Field(default=True, alias="BRIEFBOT_SCHEDULER")
+    poll_interval: str = Field(default="15m", alias="BRIEFBOT_POLL_INTERVAL")
+    poll_max_backoff: str = Field(default="6h", alias="BRIEFBOT_POLL_MAX_BACKOFF")
+    poll_concurrency: int = Field(default=4, ge=1, le=64, alias="BRIEFBOT_POLL_CONCURRENCY")
+    host_delay: float = Field(default=1.0, ge=0, le=60, alias="BRIEFBOT_HOST_DELAY")
+    digest_grace: str = Field(default="2h", alias="BRIEFBOT_DIGEST_GRACE")
+    delivery_concurrency: int = Field(
+        default=16, ge=1, le=256, alias="BRIEFBOT_DELIVERY_CONCURRENCY"
+    )
+    live_update_interval: str = Field(default="1h", alias="BRIEFBOT_LIVE_UPDATE_INTERVAL")
+    leader_retry: float = Field(default=5.0, ge=0.1, le=300, alias="BRIEFBOT_LEADER_RETRY")
+    subscription_sync: float = Field(
+        default=15.0, ge=0.1, le=3600, alias="BRIEFBOT_SUBSCRIPTION_SYNC"
+    )
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
@@ -218,7 +233,14 @@ class Settings(BaseSettings):
     def _check_discord_url(cls, value: str) -> str:
         return _http_url(value).rstrip("/")
 
-    @field_validator("since", "gather_max_age")
+    @field_validator(
+        "since",
+        "gather_max_age",
+        "poll_interval",
+        "poll_max_backoff",
+        "digest_grace",
+        "live_update_interval",
+    )
     @classmethod
     def _check_since(cls, value: str) -> str:
         parse_duration(value)
@@ -303,6 +325,16 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_ALLOW_PRIVATE_SOURCES": "true or false",
     "BRIEFBOT_CHAT_CONCURRENCY": "a whole number of chat requests served at once, 1 to 256",
     "BRIEFBOT_SHUTDOWN_GRACE": "a number of seconds from 0 to 600, e.g. 20",
+    "BRIEFBOT_SCHEDULER": "true or false",
+    "BRIEFBOT_POLL_INTERVAL": "a duration such as 5m, 15m or 2h",
+    "BRIEFBOT_POLL_MAX_BACKOFF": "a duration such as 1h or 6h",
+    "BRIEFBOT_POLL_CONCURRENCY": "a whole number of sources polled at once, 1 to 64",
+    "BRIEFBOT_HOST_DELAY": "a number of seconds between requests to one host, 0 to 60",
+    "BRIEFBOT_DIGEST_GRACE": "a duration such as 30m or 2h",
+    "BRIEFBOT_DELIVERY_CONCURRENCY": "a whole number of digests delivered at once, 1 to 256",
+    "BRIEFBOT_LIVE_UPDATE_INTERVAL": "a duration such as 30m or 1h",
+    "BRIEFBOT_LEADER_RETRY": "a number of seconds from 0.1 to 300, e.g. 5",
+    "BRIEFBOT_SUBSCRIPTION_SYNC": "a number of seconds from 0.1 to 3600, e.g. 15",
     "BRIEFBOT_SLACK_API_URL": "the Slack Web API base URL, https://slack.com/api/ by default",
     "BRIEFBOT_SLACK_PORT": "a TCP port from 1 to 65535, e.g. 3000",
     "BRIEFBOT_DISCORD_API_URL": "the Discord REST base URL, https://discord.com/api/v10 by default",

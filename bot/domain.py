@@ -179,6 +179,14 @@ class TokenUsage:
     model: str | None = None
 
 
+class StoryStatus(enum.StrEnum):
+    """Where a story of a digest stands for the channel it goes to."""
+
+    NEW = "new"  # the channel was never briefed on it
+    UPDATED = "updated"  # it has key points the channel's last briefing of it had not
+    SEEN = "seen"  # nothing new since the channel's last briefing: one line at most
+
+
 @dataclass(slots=True)
 class StoryBriefing:
     """The briefing of one story."""
@@ -196,6 +204,21 @@ class StoryBriefing:
     whats_new: list[KeyPoint] = field(default_factory=list)  # since the previous briefing
     verification: Verification | None = None
     usage: TokenUsage | None = None
+    # In a digest or a live update: NEW, UPDATED (``whats_new`` lists the points this
+    # channel has not seen, first) or SEEN. ``None`` in a briefing asked for.
+    status: StoryStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestInfo:
+    """What makes a briefing a scheduled delivery: a digest slot, or a live update."""
+
+    kind: str  # DeliveryKind: "digest" or "update"
+    slot_at: datetime  # when it was due
+    schedule: str = ""  # the subscription's schedule, e.g. "mon-fri 08:00"
+    timezone: str = "UTC"
+    late: bool = False  # delivered after its slot (missed during a restart or an outage)
+    since: datetime | None = None  # the channel's previous briefing of the topic, if any
 
 
 @dataclass(slots=True)
@@ -208,6 +231,12 @@ class Briefing:
     stories: list[StoryBriefing]
     errors: list[SourceError] = field(default_factory=list)
     saved_ids: list[int] = field(default_factory=list)  # store ids per story, once saved
+    digest: DigestInfo | None = None  # set for a scheduled digest or a live update
+
+    @property
+    def nothing_new(self) -> bool:
+        """True for a digest none of whose stories is new or updated for its channel."""
+        return all(story.status is StoryStatus.SEEN for story in self.stories)
 
 
 class Platform(enum.StrEnum):

@@ -350,6 +350,8 @@ class Delivery:
     thread_id: str | None = None
     story_id: str | None = None
     error: str | None = None
+    briefing_ids: list[int] = field(default_factory=list)
+    story_ids: list[str] = field(default_factory=list)
     id: int | None = None
 
 

@@ -471,6 +471,27 @@ class BriefingService:
         )
         return await asyncio.to_thread(self.store.channels.record_post, message)
 
+    async def record_posted(
+        self,
+        channel: Channel,
+        message_id: str,
+        *,
+        thread_id: str | None,
+        briefing_ids: Sequence[int],
+        story_ids: Sequence[str],
+    ) -> PostedMessage:
+        """Remember a delivery posted as ``message_id`` with the briefings it carried (a
+        delivery found on the platform after a crash has only their ids)."""
+        message = PostedMessage(
+            channel=channel,
+            message_id=message_id,
+            thread_id=thread_id,
+            briefing_ids=list(briefing_ids),
+            story_ids=list(story_ids),
+            posted_at=self.clock(),
+        )
+        return await asyncio.to_thread(self.store.channels.record_post, message)
+
     async def posts_in_thread(self, channel: Channel, thread_id: str) -> list[PostedMessage]:
         """The briefings posted in (or starting) a thread: what a follow-up is about."""
         return await asyncio.to_thread(self.store.channels.posts_in_thread, channel, thread_id)

@@ -7,6 +7,11 @@
   machine), it serves the bundled demo news and topics from a throwaway database, so
   ``briefbot run`` shows the bot working with nothing configured.
 
+With ``BRIEFBOT_SCHEDULER`` on (the default), the process also stands for the scheduler
+(``bot.scheduler``): the one process holding the database's leader lock polls the sources,
+delivers the digests and posts live updates, through each platform's outbox (the console
+prints them); the others serve chat and stand by.
+
 SIGINT and SIGTERM stop new work, give what is in flight ``BRIEFBOT_SHUTDOWN_GRACE``
 seconds to finish, and close every connection.
 """
@@ -17,21 +22,28 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import shutil
 import signal
+import socket
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from bot.adapters.console_channel import ConsoleChannel, LineReader, stdin_reader
+from bot.adapters.console_outbox import ConsoleOutbox
 from bot.app import build_service
 from bot.chat.commands import ChatCore
 from bot.config import Settings
 from bot.demo import DEMO_DIR, demo_sources
-from bot.domain import utcnow
+from bot.domain import Platform, utcnow
 from bot.pipeline import shift_articles
+from bot.scheduler.election import Election
+from bot.scheduler.ports import Outbox
+from bot.scheduler.runner import DigestScheduler
 from bot.service import BriefingService
 
 log = logging.getLogger(__name__)
@@ -127,18 +139,63 @@ class _Platform(Protocol):
 
     async def stop(self, grace: float) -> None: ...
 
+    def outbox(self) -> Outbox: ...
+
+
+def owner_id() -> str:
+    """This process among the replicas: host, pid and a random part (pids repeat)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def run_scheduler(
+    settings: Settings,
+    service: BriefingService,
+    outboxes: dict[Platform, Outbox],
+    stop: asyncio.Event,
+    *,
+    owner: str | None = None,
+) -> None:
+    """Stand for the scheduler until ``stop``: lead it while holding the leader lock."""
+    if not settings.scheduler:
+        log.info("BRIEFBOT_SCHEDULER is off: this process serves chat only")
+        return
+    me = owner or owner_id()
+    running: list[DigestScheduler] = []
+
+    async def lead() -> None:
+        scheduler = DigestScheduler(service, settings, outboxes, owner=me)
+        await scheduler.start()
+        running.append(scheduler)
+
+    async def step_down() -> None:
+        while running:
+            await running.pop().stop(settings.shutdown_grace)
+
+    lock = service.store.leader_lock()
+    await Election(lock, retry=settings.leader_retry, lead=lead, step_down=step_down, owner=me).run(
+        stop
+    )
+
 
 async def _serve_platforms(settings: Settings, core: ChatCore, stop: asyncio.Event) -> None:
     bots: list[_Platform] = []
+    scheduling: asyncio.Task[None] | None = None
     try:
+        outboxes: dict[Platform, Outbox] = {}
         for name in platforms(settings):
             bot = _make(name, settings, core)  # SDKs load only for the platforms served
             await bot.start()
             bots.append(bot)
+            outbox = bot.outbox()
+            outboxes[outbox.platform] = outbox
         settle_heap()
+        scheduling = asyncio.create_task(run_scheduler(settings, core.service, outboxes, stop))
         await stop.wait()
         log.info("stopping: finishing the requests in flight")
     finally:
+        stop.set()
+        if scheduling is not None:  # deliveries in flight finish before the platforms close
+            await asyncio.gather(scheduling, return_exceptions=True)
         await asyncio.gather(
             *(bot.stop(settings.shutdown_grace) for bot in reversed(bots)),
             return_exceptions=True,
@@ -169,4 +226,12 @@ async def _serve_console(
         "briefbot console channel. Type help, /brief <topic>, subscribe <topic> <schedule>, "
         "or a question about the last briefing; quit or Ctrl-D leaves."
     )
-    await ConsoleChannel(core, write).run(reader, stop, grace=settings.shutdown_grace)
+    ended = asyncio.Event()  # the console's input ended, or a signal came
+    scheduling = asyncio.create_task(
+        run_scheduler(settings, core.service, {Platform.CONSOLE: ConsoleOutbox(write)}, ended)
+    )
+    try:
+        await ConsoleChannel(core, write).run(reader, stop, grace=settings.shutdown_grace)
+    finally:
+        ended.set()
+        await asyncio.gather(scheduling, return_exceptions=True)

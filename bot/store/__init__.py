@@ -12,7 +12,10 @@ newest revision before returning. The repositories:
 - ``feeds``: conditional-GET validators and when each source was gathered
   (``bot.store.feeds``);
 - ``topic_sources``: feeds added to or taken off topics from chat, and ``events``: platform
-  deliveries already answered (``bot.store.topics``).
+  deliveries already answered (``bot.store.topics``);
+- ``deliveries``: each digest slot and live update, claimed before it is posted
+  (``bot.store.deliveries``); ``leader_lock()`` elects the scheduler's one process
+  (``bot.store.leader``).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from bot.store.articles import ArticleRepository
 from bot.store.briefings import BriefingRepository
 from bot.store.channels import ChannelRepository
 from bot.store.database import Database
+from bot.store.deliveries import DeliveryRepository
 from bot.store.engine import create_store_engine
 from bot.store.feeds import FeedStateRepository
+from bot.store.leader import LeaderLock, leader_lock
 from bot.store.migrate import upgrade
 from bot.store.spend import SpendRepository
 from bot.store.subscriptions import SubscriptionRepository
@@ -60,6 +65,7 @@ class Store:
         self.feeds = FeedStateRepository(db)
         self.topic_sources = TopicSourceRepository(db)
         self.events = EventRepository(db)
+        self.deliveries = DeliveryRepository(db)
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:
@@ -78,6 +84,10 @@ class Store:
     @property
     def engine(self) -> Engine:
         return self.db.engine
+
+    def leader_lock(self) -> LeaderLock:
+        """The lock electing the one process that runs the scheduler on this database."""
+        return leader_lock(self.db.engine)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -362,6 +362,10 @@ class DeliveryRow(Base):
     thread_id: Mapped[str | None] = mapped_column(nullable=True)
     story_id: Mapped[str | None] = mapped_column(nullable=True)
     error: Mapped[str | None] = mapped_column(nullable=True)
+    # The saved story briefings and stories the delivery carries, stored before it is
+    # posted: a recovered post is recorded with them (for thread follow-ups).
+    briefing_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    story_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class SourceHealthRow(Base):

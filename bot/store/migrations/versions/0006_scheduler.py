@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.Column("thread_id", sa.Text(), nullable=True),
         sa.Column("story_id", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("briefing_ids", sa.JSON(), nullable=False),
+        sa.Column("story_ids", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["subscription_id"],
             ["subscriptions.id"],

@@ -1,0 +1,275 @@
+"""The scheduler of one leader process: a job per subscription on APScheduler 3.11's
+``AsyncIOScheduler`` (in the chat adapters' event loop), recovery of what a restart or a
+dead leader left behind, the pollers, and live updates.
+
+- **Jobs** come from the subscriptions table: rebuilt at start and re-read every
+  ``BRIEFBOT_SUBSCRIPTION_SYNC`` seconds (a subscription may be made on another replica),
+  and at once when this process changes one. They live in APScheduler's memory job store:
+  the table is the truth, so no two schedulers ever share a job store.
+- ``misfire_grace_time`` is the digest grace period (``BRIEFBOT_DIGEST_GRACE``) and
+  ``coalesce`` is on: a run that the event loop starts late still delivers its slot once,
+  however late within the grace. APScheduler's default of 1 s would silently skip it.
+- **Recovery**, on becoming the leader: every delivery left claimed is taken over (looked
+  up on its platform before posting again); for every subscription, the latest slot missed
+  within the grace period (since its last delivery, and not before it was made) is
+  delivered once, marked late. Older missed slots are skipped and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.chat.schedule import parse_schedule
+from bot.config import Settings, parse_duration
+from bot.domain import Briefing, DeliveryKind, Platform, Subscription, utcnow
+from bot.errors import InvalidRequest
+from bot.scheduler.deliver import Deliverer, Outcome
+from bot.scheduler.ports import Outbox
+from bot.scheduler.trigger import ScheduleTrigger, latest_slot, slot_key, slots_between
+from bot.service import BriefingService
+
+log = logging.getLogger(__name__)
+
+_SYNC_JOB = "subscriptions"
+
+
+class DigestScheduler:
+    """Digest jobs, recovery and (optionally) the poller and live updates."""
+
+    def __init__(
+        self,
+        service: BriefingService,
+        settings: Settings,
+        outboxes: Mapping[Platform, Outbox],
+        *,
+        owner: str,
+        clock: Callable[[], datetime] = utcnow,
+        extra_jobs: Callable[[AsyncIOScheduler], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.clock = clock
+        self.grace = parse_duration(settings.digest_grace)
+        self.deliverer = Deliverer(service, outboxes, owner=owner, grace=self.grace, clock=clock)
+        self._gate = asyncio.Semaphore(settings.delivery_concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._jobs: dict[int, tuple[str, str]] = {}  # subscription id -> (schedule, zone)
+        self._extra_jobs = extra_jobs
+        self.outcomes: list[Outcome] = []  # the latest few, for `briefbot doctor` and tests
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, int(self.grace.total_seconds())),
+            },
+        )
+        self._scheduler = scheduler
+        scheduler.start()
+        await self.sync()
+        scheduler.add_job(
+            self.sync,
+            "interval",
+            seconds=self.settings.subscription_sync,
+            id=_SYNC_JOB,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        if self._extra_jobs is not None:
+            self._extra_jobs(scheduler)
+        self._spawn(self.recover())
+        log.info("scheduler started: %d subscription(s)", len(self._jobs))
+
+    async def stop(self, grace: float) -> None:
+        """Stop firing; give deliveries in flight ``grace`` seconds, then cancel them (a
+        cancelled one stays claimed and is recovered by the next leader)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("scheduler: %d delivery(ies) cancelled at shutdown", len(pending))
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("scheduler task failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait until no delivery is in flight (for tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------------ jobs
+    async def sync(self) -> None:
+        """Make the jobs match the subscriptions table."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        subscriptions = await self.service.subscriptions()
+        seen: set[int] = set()
+        for sub in subscriptions:
+            assert sub.id is not None
+            seen.add(sub.id)
+            spec = (sub.schedule, sub.timezone)
+            if self._jobs.get(sub.id) == spec:
+                continue
+            try:
+                trigger = ScheduleTrigger(sub.schedule, sub.timezone)
+            except (InvalidRequest, ValueError, KeyError) as exc:
+                log.error(
+                    "subscription %d (%s in %s): unusable schedule %r: %s",
+                    sub.id,
+                    sub.topic,
+                    sub.channel.label,
+                    sub.schedule,
+                    exc,
+                )
+                continue
+            scheduler.add_job(
+                self._fire,
+                trigger,
+                args=[sub.id],
+                id=f"digest:{sub.id}",
+                name=f"digest {sub.topic} -> {sub.channel.label}",
+                replace_existing=True,
+            )
+            self._jobs[sub.id] = spec
+        for gone in set(self._jobs) - seen:
+            del self._jobs[gone]
+            job = scheduler.get_job(f"digest:{gone}")
+            if job is not None:
+                job.remove()
+
+    def next_run(self, subscription_id: int) -> datetime | None:
+        """When the subscription's next digest job fires (UTC), if it has a job."""
+        job = self._scheduler.get_job(f"digest:{subscription_id}") if self._scheduler else None
+        return job.next_run_time.astimezone(UTC) if job is not None and job.next_run_time else None
+
+    async def _fire(self, subscription_id: int) -> None:
+        """The job: deliver the slot that is due now (spawned, so APScheduler never waits)."""
+        subscription = await asyncio.to_thread(
+            self.service.store.subscriptions.get, subscription_id
+        )
+        if subscription is None:
+            return
+        now = self.clock()
+        slot = latest_slot(
+            parse_schedule(subscription.schedule), ZoneInfo(subscription.timezone), now
+        )
+        if slot is None:
+            return
+        late = now - slot > timedelta(minutes=1)
+        self._spawn(self.deliver_digest(subscription, slot, late=late))
+
+    async def deliver_digest(
+        self,
+        subscription: Subscription,
+        slot_at: datetime,
+        *,
+        late: bool = False,
+        take_over: bool = False,
+    ) -> Outcome:
+        """Deliver the subscription's digest of ``slot_at`` once."""
+
+        async def build() -> Briefing:
+            return await self.service.digest(subscription, slot_at=slot_at, late=late)
+
+        async with self._gate:
+            outcome = await self.deliverer.deliver(
+                subscription,
+                DeliveryKind.DIGEST,
+                slot_key(slot_at),
+                slot_at,
+                build,
+                late=late,
+                take_over=take_over,
+            )
+        self.outcomes = [*self.outcomes[-99:], outcome]
+        return outcome
+
+    # ------------------------------------------------------------------ recovery
+    async def recover(self) -> None:
+        """Take over deliveries left claimed, then deliver each subscription's latest slot
+        missed within the grace period (late); log the older ones skipped."""
+        now = self.clock()
+        store = self.service.store
+        pending = await asyncio.to_thread(store.deliveries.pending)
+        subscriptions = {sub.id: sub for sub in await self.service.subscriptions()}
+        resumed: set[tuple[int, str]] = set()
+        for delivery in pending:
+            sub = subscriptions.get(delivery.subscription_id)
+            if sub is None or delivery.kind is not DeliveryKind.DIGEST:
+                continue  # live updates that were in flight are retried by the next poll
+            resumed.add((delivery.subscription_id, delivery.slot_key))
+            if now - delivery.slot_at > self.grace:
+                log.warning(
+                    "digest %s of %s was left unfinished and its grace period is over: "
+                    "checking the platform, then giving up",
+                    delivery.slot_key,
+                    sub.channel.label,
+                )
+            log.info(
+                "recovering digest %s of %s (claimed by %s)",
+                delivery.slot_key,
+                sub.channel.label,
+                delivery.owner,
+            )
+            self._spawn(
+                self.deliver_digest(sub, delivery.slot_at, late=delivery.late, take_over=True)
+            )
+        latest = await asyncio.to_thread(store.deliveries.latest_slots, DeliveryKind.DIGEST)
+        for sub in subscriptions.values():
+            assert sub.id is not None
+            try:
+                schedule = parse_schedule(sub.schedule)
+                zone = ZoneInfo(sub.timezone)
+            except (InvalidRequest, ValueError, KeyError):
+                continue
+            since = max(sub.created_at, latest.get(sub.id, sub.created_at))
+            missed = list(slots_between(schedule, zone, since, now))
+            if not missed:
+                continue
+            due = missed[-1]
+            skipped = [slot for slot in missed if now - slot > self.grace or slot != due]
+            if skipped:
+                log.warning(
+                    "subscription %d (%s in %s): skipping %d missed digest(s) from %s to %s",
+                    sub.id,
+                    sub.topic,
+                    sub.channel.label,
+                    len(skipped),
+                    skipped[0].isoformat(),
+                    skipped[-1].isoformat(),
+                )
+            if now - due > self.grace or (sub.id, slot_key(due)) in resumed:
+                continue
+            log.info(
+                "subscription %d (%s in %s): delivering the missed digest of %s, late",
+                sub.id,
+                sub.topic,
+                sub.channel.label,
+                due.isoformat(),
+            )
+            self._spawn(self.deliver_digest(sub, due, late=True))

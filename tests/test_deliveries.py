@@ -54,12 +54,16 @@ def test_a_slot_is_claimed_once_and_completed_by_its_owner_only(store: Store) ->
     sub = subscribe(store)
 
     first = store.deliveries.claim(sub, DeliveryKind.DIGEST, KEY, SLOT, "a")
-    assert first is not None and first.id is not None
-    assert first.attempts == 1 and first.state is DeliveryState.CLAIMED
+    assert first is not None
+    assert first.id is not None
+    assert first.attempts == 1
+    assert first.state is DeliveryState.CLAIMED
     assert store.deliveries.claim(sub, DeliveryKind.DIGEST, KEY, SLOT, "b") is None
 
     taken = store.deliveries.claim(sub, DeliveryKind.DIGEST, KEY, SLOT, "b", take_over=True)
-    assert taken is not None and taken.owner == "b" and taken.attempts == 2
+    assert taken is not None
+    assert taken.owner == "b"
+    assert taken.attempts == 2
     assert not store.deliveries.complete(first.id, "a", "111.1", None)  # "a" lost it
     assert store.deliveries.complete(first.id, "b", "222.2", "222.2")
 
@@ -72,7 +76,8 @@ def test_a_slot_is_claimed_once_and_completed_by_its_owner_only(store: Store) ->
 def test_what_a_delivery_carries_is_stored_before_it_is_posted(store: Store) -> None:
     sub = subscribe(store)
     claimed = store.deliveries.claim(sub, DeliveryKind.DIGEST, KEY, SLOT, "a", late=True)
-    assert claimed is not None and claimed.id is not None
+    assert claimed is not None
+    assert claimed.id is not None
 
     assert store.deliveries.prepare(claimed.id, "a", [4, 5], ["s1", "s2"])
     assert not store.deliveries.prepare(claimed.id, "someone else", [9], ["s9"])
@@ -88,7 +93,10 @@ def test_skipped_and_failed_deliveries_are_done_and_keep_their_reason(store: Sto
     other = store.deliveries.claim(
         sub, DeliveryKind.DIGEST, "digest:x", SLOT + timedelta(days=1), "a"
     )
-    assert one is not None and one.id is not None and other is not None and other.id is not None
+    assert one is not None
+    assert one.id is not None
+    assert other is not None
+    assert other.id is not None
 
     store.deliveries.finish(one.id, "a", DeliveryState.SKIPPED, None)
     store.deliveries.finish(other.id, "a", DeliveryState.FAILED, "not_in_channel: invite me")

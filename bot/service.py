@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from weakref import WeakValueDictionary
@@ -37,10 +37,13 @@ from bot.domain import (
     Article,
     Briefing,
     Channel,
+    DeliveryKind,
+    DigestInfo,
     PostedMessage,
     Progress,
     SourceError,
     Story,
+    StoryStatus,
     Subscription,
     Topic,
     topic_key,
@@ -53,6 +56,7 @@ from bot.sources.gather import GatherResult, discover, gather
 from bot.sources.safety import CHAT_RULE
 from bot.store import Store
 from bot.store.topics import ADDED, REMOVED, SourceChange
+from bot.summarize.developments import material_points
 from bot.summarize.ports import StoryBriefer
 from bot.usage import GroupBy, UsageReport, records_since, summarize_usage
 
@@ -491,6 +495,57 @@ class BriefingService:
             posted_at=self.clock(),
         )
         return await asyncio.to_thread(self.store.channels.record_post, message)
+
+    async def story_posts(
+        self, channel: Channel, story_ids: Sequence[str]
+    ) -> dict[str, PostedMessage]:
+        """The newest message of ``channel`` carrying each story (where an update goes)."""
+        return await asyncio.to_thread(
+            self.store.channels.latest_posts_of_stories, channel, story_ids
+        )
+
+    async def development(
+        self, story_id: str, new_article_ids: Collection[int], channel: Channel, topic: str
+    ) -> Briefing | None:
+        """A live update of ``story_id`` for ``channel``: its material developments among
+        the articles just stored (``bot.summarize.developments``), or ``None``.
+
+        The story is briefed as a whole (a model briefing of the same articles is shared by
+        every channel) and saved for the channel, so its next digest counts these points as
+        seen; the update itself carries only the new points."""
+
+        def read() -> tuple[Story | None, list[Article], list[str]]:
+            story = self.store.articles.get_story(story_id)
+            members = self.store.articles.stories_with_articles([story_id]).get(story_id, [])
+            return story, members, self.store.briefings.point_texts(story_id)
+
+        story, articles, earlier = await asyncio.to_thread(read)
+        if story is None or not articles:
+            return None
+        whole = await self.briefer.brief_story(story, articles, channel)
+        points = await asyncio.to_thread(material_points, whole, earlier, new_article_ids)
+        if not points:
+            return None
+        now = self.clock()
+        saved = Briefing(topic=topic, generated_at=now, mode=whole.mode, stories=[whole])
+        saved_ids = await asyncio.to_thread(self.store.briefings.save, saved, channel)
+        cited = {source_id for point in points for source_id in point.sources}
+        update = replace(
+            whole,
+            key_points=points,
+            whats_new=points,
+            disagreements=[],
+            sources=[source for source in whole.sources if source.id in cited],
+            status=StoryStatus.UPDATED,
+        )
+        return Briefing(
+            topic=topic,
+            generated_at=now,
+            mode=whole.mode,
+            stories=[update],
+            saved_ids=saved_ids,
+            digest=DigestInfo(kind=str(DeliveryKind.UPDATE), slot_at=now),
+        )
 
     async def posts_in_thread(self, channel: Channel, thread_id: str) -> list[PostedMessage]:
         """The briefings posted in (or starting) a thread: what a follow-up is about."""

@@ -105,6 +105,21 @@ class BriefingRepository:
 
         return self._db.read(f"read the last briefing of story {story_id}", work)
 
+    def point_texts(self, story_id: str) -> list[str]:
+        """Every key point any saved briefing of the story made (in any channel), once each:
+        what "a key point no earlier briefing had" is checked against."""
+
+        def work(session: Session) -> list[str]:
+            rows = session.scalars(
+                select(KeyPointRow.text)
+                .join(BriefingRow, KeyPointRow.briefing_id == BriefingRow.id)
+                .where(BriefingRow.story_id == story_id, KeyPointRow.kind == "key")
+                .order_by(KeyPointRow.id)
+            )
+            return list(dict.fromkeys(rows))
+
+        return self._db.read(f"read the key points made on story {story_id}", work)
+
 
 # ---------------------------------------------------------------------- rows <-> domain
 

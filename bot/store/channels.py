@@ -75,6 +75,34 @@ class ChannelRepository:
 
         return self._db.read(f"read the briefings of thread {thread_id}", work)
 
+    def latest_posts_of_stories(
+        self, channel: Channel, story_ids: Sequence[str]
+    ) -> dict[str, PostedMessage]:
+        """The newest message of ``channel`` carrying each of ``story_ids`` (stories it was
+        never briefed on are missing): where a live update of the story goes."""
+        wanted = set(story_ids)
+
+        def work(session: Session) -> dict[str, PostedMessage]:
+            channel_id = find_channel_id(session, channel)
+            if channel_id is None or not wanted:
+                return {}
+            rows = session.scalars(
+                select(PostedMessageRow)
+                .where(PostedMessageRow.channel_id == channel_id)
+                .order_by(PostedMessageRow.posted_at.desc(), PostedMessageRow.id.desc())
+                .limit(500)
+            )
+            found: dict[str, PostedMessage] = {}
+            for row in rows:
+                for story_id in row.story_ids:
+                    if story_id in wanted and story_id not in found:
+                        found[story_id] = _posted(row)
+                if len(found) == len(wanted):
+                    break
+            return found
+
+        return self._db.read("read the channel's posts of stories", work)
+
 
 # ---------------------------------------------------------------------- shared with others
 

@@ -1,0 +1,288 @@
+"""Digests that say what changed for each channel: a real service on temporary SQLite,
+real ingests (dedupe, clustering) and the extractive briefer, across two days.
+
+Day 1 every story is new. Day 2 a new independent report with a new fact makes its story
+an update (that point first), a wire copy of an old report changes nothing, a new story is
+new, and a channel that never had a digest gets every story as new."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_service
+from bot.config import load_settings
+from bot.domain import (
+    Article,
+    Briefing,
+    Channel,
+    Coverage,
+    KeyPoint,
+    Platform,
+    StoryBriefing,
+    StoryStatus,
+    Subscription,
+)
+from bot.service import BriefingService
+from bot.summarize.align import sentence_similarity
+from bot.summarize.changes import SAME_POINT_SIMILARITY, compare, order_by_status
+
+DAY1 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # Tue 1 Dec, 08:00 in Berlin
+DAY2 = DAY1 + timedelta(days=1)
+NEWSROOM = Channel(Platform.SLACK, "C1", "newsroom", "T1")
+OPS = Channel(Platform.DISCORD, "42", "ops", "G1")
+
+STRIKE = (
+    "Dock workers at the Port of Calder extended their strike into a third day on Wednesday, "
+    "leaving more than forty container ships anchored offshore. The Calder Dockers' Union "
+    "rejected a revised offer of a 6 percent raise over two years."
+)
+STRIKE_REWORDED = (
+    "Calder port dockers prolonged their walkout to a third day on Wednesday, with over forty "
+    "container vessels waiting offshore. The union turned down a revised 6 percent pay offer "
+    "spread over two years."
+)
+MEDIATION = (
+    "The union and the port authority agreed to resume mediation on Friday under an "
+    "independent arbitrator."
+)
+FLOOD = (
+    "Emergency services evacuated more than 300 homes along the River Calder on Tuesday night "
+    "after two days of heavy rain. The environment agency issued six severe flood warnings "
+    "for villages downstream of Kettleby."
+)
+BRIDGE = (
+    "The Calder council approved a new footbridge over the harbour entrance on Thursday. "
+    "Construction of the 40 million euro bridge is due to start in March."
+)
+
+
+def article(slug: str, outlet: str, title: str, text: str, when: datetime) -> Article:
+    host = outlet.lower().replace(" ", "")
+    return Article(
+        url=f"https://{host}.example/{slug}",
+        title=title,
+        text=text,
+        outlet=outlet,
+        published_at=when,
+    )
+
+
+DAY1_ARTICLES = [
+    article(
+        "strike",
+        "Harbor Ledger",
+        "Calder dock strike enters third day",
+        STRIKE,
+        DAY1 - timedelta(hours=3),
+    ),
+    article(
+        "strike-2",
+        "Coastal Times",
+        "Calder dockers keep striking as ships wait",
+        STRIKE_REWORDED,
+        DAY1 - timedelta(hours=3),
+    ),
+    article(
+        "flood",
+        "Valley Post",
+        "River Calder floods homes in Kettleby",
+        FLOOD,
+        DAY1 - timedelta(hours=2),
+    ),
+]
+DAY2_ARTICLES = [
+    article(
+        "strike-talks",
+        "Northern Wire",
+        "Calder strike: mediation to resume",
+        "Dock workers at the Port of Calder remained on strike on Thursday. " + MEDIATION,
+        DAY2 - timedelta(hours=3),
+    ),
+    # A syndicated copy of the flood report: a new article, nothing new to say.
+    article(
+        "flood-copy",
+        "Daily Echo",
+        "River Calder floods homes in Kettleby",
+        FLOOD,
+        DAY2 - timedelta(hours=3),
+    ),
+    article(
+        "bridge",
+        "Valley Post",
+        "Calder council approves new footbridge",
+        BRIDGE,
+        DAY2 - timedelta(hours=2),
+    ),
+]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DAY1)
+
+
+@pytest.fixture
+async def service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> AsyncIterator[BriefingService]:
+    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(tmp_path / "topics.toml"))
+    settings = load_settings(BRIEFBOT_FETCH_FULL_TEXT=False, BRIEFBOT_DISCOVERY="none")
+    built = build_service(
+        settings,
+        database_url=f"sqlite:///{tmp_path / 'digest.sqlite3'}",
+        clock=clock,
+        force_llm=False,
+    )
+    async with built:
+        yield built
+
+
+def subscription(channel: Channel, *, nothing_new: str = "line") -> Subscription:
+    return Subscription(
+        channel, "calder", "daily 08:00", "Europe/Berlin", "U1", DAY1, nothing_new=nothing_new
+    )
+
+
+def by_title(briefing: Briefing) -> dict[str, StoryBriefing]:
+    return {story.title: story for story in briefing.stories}
+
+
+async def two_days(service: BriefingService, clock: Clock) -> tuple[Briefing, Briefing]:
+    await service.ingest_articles(DAY1_ARTICLES)
+    first = await service.digest(subscription(NEWSROOM), slot_at=DAY1)
+    clock.now = DAY2
+    await service.ingest_articles(DAY2_ARTICLES)
+    second = await service.digest(subscription(NEWSROOM), slot_at=DAY2, late=True)
+    return first, second
+
+
+async def test_a_first_digest_has_every_story_new(service: BriefingService, clock: Clock) -> None:
+    first, _ = await two_days(service, clock)
+    assert {story.status for story in first.stories} == {StoryStatus.NEW}
+    assert len(first.stories) == 2
+    assert first.digest is not None
+    assert first.digest.kind == "digest"
+    assert first.digest.slot_at == DAY1
+    assert (first.digest.schedule, first.digest.timezone) == ("daily 08:00", "Europe/Berlin")
+    assert first.digest.since is None  # the channel was never briefed on the topic
+    assert not first.nothing_new
+    assert len(first.saved_ids) == len(first.stories)
+
+
+async def test_the_next_day_marks_updates_new_stories_and_leaves_copies_seen(
+    service: BriefingService, clock: Clock
+) -> None:
+    _, second = await two_days(service, clock)
+    stories = by_title(second)
+    strike = stories["Calder dock strike enters third day"]
+    assert strike.status is StoryStatus.UPDATED
+    assert [point.text for point in strike.whats_new] == [MEDIATION]
+    assert strike.key_points[0].text == MEDIATION  # the new point first
+    assert len(strike.key_points) > 1  # then what the channel saw before
+    # The flood story gained a wire copy only: nothing to tell the channel.
+    flood = stories["River Calder floods homes in Kettleby"]
+    assert flood.status is StoryStatus.SEEN
+    assert flood.coverage.articles == 2
+    assert stories["Calder council approves new footbridge"].status is StoryStatus.NEW
+    assert [story.status for story in second.stories] == [
+        StoryStatus.NEW,
+        StoryStatus.UPDATED,
+        StoryStatus.SEEN,
+    ]
+    assert second.digest is not None
+    assert second.digest.since == DAY1
+    assert second.digest.late is True
+    assert not second.nothing_new
+
+
+async def test_another_channels_first_digest_has_every_story_new(
+    service: BriefingService, clock: Clock
+) -> None:
+    await two_days(service, clock)
+    other = await service.digest(subscription(OPS), slot_at=DAY2)
+    assert len(other.stories) == 3
+    assert {story.status for story in other.stories} == {StoryStatus.NEW}
+    assert all(not story.whats_new for story in other.stories)
+    assert other.digest is not None
+    assert other.digest.since is None
+
+
+async def test_a_digest_right_after_the_last_has_nothing_new(
+    service: BriefingService, clock: Clock
+) -> None:
+    await two_days(service, clock)
+    clock.now = DAY2 + timedelta(hours=1)
+    again = await service.digest(subscription(NEWSROOM, nothing_new="silent"), slot_at=clock.now)
+    assert again.stories
+    assert {story.status for story in again.stories} == {StoryStatus.SEEN}
+    assert again.nothing_new
+    assert again.digest is not None
+    assert again.digest.since == DAY2
+
+
+async def test_a_digest_compares_with_the_channels_previous_digest_not_the_first(
+    service: BriefingService, clock: Clock
+) -> None:
+    _, second = await two_days(service, clock)
+    assert by_title(second)["Calder dock strike enters third day"].status is StoryStatus.UPDATED
+    clock.now = DAY2 + timedelta(hours=1)
+    third = await service.digest(subscription(NEWSROOM), slot_at=clock.now)
+    # The update was delivered (and saved) with the second digest: not new any more.
+    assert by_title(third)["Calder dock strike enters third day"].status is StoryStatus.SEEN
+
+
+# ---------------------------------------------------------------------- the pure comparison
+
+
+def story(*points: str) -> StoryBriefing:
+    return StoryBriefing(
+        story_id="s-000000000001",
+        title="Calder dock strike",
+        updated_at=DAY1,
+        key_points=[KeyPoint(text, [1]) for text in points],
+        sources=[],
+        coverage=Coverage(1, 1, 1),
+    )
+
+
+def test_a_rewording_is_the_same_point_and_a_changed_fact_is_not() -> None:
+    first, reworded = STRIKE.split(". ")[0], STRIKE_REWORDED.split(". ")[0]
+    changed = first.replace("third day on Wednesday", "fourth day on Thursday")
+    assert sentence_similarity(first, reworded) >= SAME_POINT_SIMILARITY
+    assert sentence_similarity(first, changed) < SAME_POINT_SIMILARITY
+    assert sentence_similarity(first, MEDIATION) < SAME_POINT_SIMILARITY
+    assert compare(story(reworded), story(first)).status is StoryStatus.SEEN
+    updated = compare(story(reworded, changed), story(first))
+    assert updated.status is StoryStatus.UPDATED
+    assert [p.text for p in updated.key_points] == [changed, reworded]
+
+
+def test_compare_leaves_the_fresh_briefing_as_it_was() -> None:
+    fresh = story(MEDIATION, FLOOD)
+    marked = compare(fresh, story(FLOOD))
+    assert marked.status is StoryStatus.UPDATED
+    assert fresh.status is None
+    assert [p.text for p in fresh.key_points] == [MEDIATION, FLOOD]
+    assert compare(fresh, None).status is StoryStatus.NEW
+
+
+def test_stories_are_ordered_new_then_updated_then_seen() -> None:
+    seen, new, updated = (
+        compare(story(FLOOD), story(FLOOD)),
+        compare(story(BRIDGE), None),
+        compare(story(MEDIATION), story(FLOOD)),
+    )
+    ordered = order_by_status([seen, updated, new])
+    assert [s.status for s in ordered] == [StoryStatus.NEW, StoryStatus.UPDATED, StoryStatus.SEEN]

@@ -8,27 +8,38 @@ new, and a channel that never had a digest gets every story as new."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from bot.adapters.discord.embeds import render_briefing as discord_render
+from bot.adapters.slack.blocks import render_briefing as slack_render
 from bot.app import build_service
 from bot.config import load_settings
 from bot.domain import (
     Article,
     Briefing,
+    BriefingMode,
     Channel,
     Coverage,
+    DigestInfo,
     KeyPoint,
     Platform,
+    SourceRef,
     StoryBriefing,
     StoryStatus,
     Subscription,
 )
+from bot.render.json import briefing_schema, to_json_dict
+from bot.render.markdown import to_markdown
+from bot.render.text import to_text
 from bot.service import BriefingService
 from bot.summarize.align import sentence_similarity
 from bot.summarize.changes import SAME_POINT_SIMILARITY, compare, order_by_status
+from bot.summarize.changes import live_update as as_live_update
 
 DAY1 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # Tue 1 Dec, 08:00 in Berlin
 DAY2 = DAY1 + timedelta(days=1)
@@ -286,3 +297,199 @@ def test_stories_are_ordered_new_then_updated_then_seen() -> None:
     )
     ordered = order_by_status([seen, updated, new])
     assert [s.status for s in ordered] == [StoryStatus.NEW, StoryStatus.UPDATED, StoryStatus.SEEN]
+
+
+# ---------------------------------------------------------------------- rendering
+
+
+def source(number: int, outlet: str, *, copy_of: int | None = None) -> SourceRef:
+    return SourceRef(
+        id=number,
+        outlet=outlet,
+        title=f"Report {number}",
+        url=f"https://{outlet.lower().replace(' ', '')}.example/{number}",
+        published_at=DAY2 - timedelta(hours=number),
+        full_text=True,
+        copy_of=copy_of,
+    )
+
+
+def rendered_digest(*, since: datetime | None = DAY1, late: bool = True) -> Briefing:
+    sources = [source(1, "Harbor Ledger"), source(2, "Coastal Times"), source(3, "Northern Wire")]
+    new = StoryBriefing(
+        "s-00000000000a",
+        "Calder council approves new footbridge",
+        DAY2,
+        [KeyPoint(BRIDGE, [1])],
+        sources[:1],
+        Coverage(1, 1, 1),
+        status=StoryStatus.NEW,
+    )
+    earlier = [KeyPoint(f"Earlier point {n} about the strike.", [1, 2]) for n in range(1, 6)]
+    update = StoryBriefing(
+        "s-00000000000b",
+        "Calder dock strike enters third day",
+        DAY2,
+        [KeyPoint(MEDIATION, [3]), *earlier],
+        sources,
+        Coverage(3, 3, 3),
+        status=StoryStatus.UPDATED,
+        whats_new=[KeyPoint(MEDIATION, [3])],
+    )
+    seen = StoryBriefing(
+        "s-00000000000c",
+        "River Calder floods homes in Kettleby",
+        DAY2,
+        [KeyPoint(FLOOD, [1, 2])],
+        [source(1, "Valley Post"), source(2, "Daily Echo", copy_of=1)],
+        Coverage(2, 2, 1),
+        status=StoryStatus.SEEN,
+    )
+    return Briefing(
+        topic="calder",
+        generated_at=DAY2,
+        mode=BriefingMode.EXTRACTIVE,
+        stories=[new, update, seen],
+        digest=DigestInfo("digest", DAY2, "daily 08:00", "Europe/Berlin", late=late, since=since),
+    )
+
+
+def nothing_new_digest() -> Briefing:
+    briefing = rendered_digest()
+    for story in briefing.stories:
+        story.status = StoryStatus.SEEN
+        story.whats_new = []
+    return briefing
+
+
+def live_update() -> Briefing:
+    briefing = rendered_digest()
+    strike = as_live_update(briefing.stories[1])
+    return replace(
+        briefing,
+        stories=[strike],
+        digest=DigestInfo("update", DAY2, "daily 08:00", "Europe/Berlin"),
+    )
+
+
+def test_text_digest_names_the_slot_what_changed_and_marks_each_story() -> None:
+    text = to_text(rendered_digest())
+    lines = text.splitlines()
+    assert lines[0] == "calder — Daily digest · Wed 2 Dec 08:00 Europe/Berlin (late)"
+    assert lines[1] == (
+        "What changed since your last briefing on Tue 1 Dec 08:00: "
+        "1 new story · 1 update · 1 unchanged"
+    )
+    assert "1. Calder council approves new footbridge" in lines
+    assert "2. Update: Calder dock strike enters third day" in lines
+    new_at = text.index(f"• New: {MEDIATION} [3]")
+    assert new_at < text.index("• Earlier point 1 about the strike. [1][2]")
+    assert "Earlier point 4" not in text  # at most UPDATE_EARLIER of the points seen before
+    assert "(+2 earlier points)" in text
+    assert lines[-1] == (
+        "No new reports: River Calder floods homes in Kettleby (2 outlets, 1 independent report)"
+    )
+    assert FLOOD not in text
+
+
+def test_a_first_digest_says_so_and_on_time_is_not_late() -> None:
+    text = to_text(rendered_digest(since=None, late=False))
+    assert text.splitlines()[0] == "calder — Daily digest · Wed 2 Dec 08:00 Europe/Berlin"
+    assert text.splitlines()[1].startswith("Your first briefing on this topic here")
+
+
+def test_a_digest_with_nothing_new_is_one_line_everywhere() -> None:
+    briefing = nothing_new_digest()
+    assert briefing.nothing_new
+    line = "Nothing new on calder since your last briefing on Tue 1 Dec 08:00."
+    assert to_text(briefing) == line + "\n"
+    assert to_markdown(briefing) == line + "\n"
+    slack = slack_render(briefing)
+    assert len(slack) == 1
+    assert [b["text"]["text"] for b in slack[0].blocks] == [line]
+    discord = discord_render(briefing)
+    assert [(m.content, m.embeds) for m in discord] == [(line, [])]
+
+
+def test_slack_digest_uses_the_briefing_renderer_with_digest_marks() -> None:
+    messages = slack_render(rendered_digest())
+    assert len(messages) == 1
+    blocks = messages[0].blocks
+    headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
+    assert headers == [
+        "Digest: calder",
+        "1. Calder council approves new footbridge",
+        "2. Update: Calder dock strike enters third day",
+    ]
+    context = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
+    assert "Daily digest · Wed 2 Dec 08:00 Europe/Berlin (late)" in context
+    sections = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert f"• *New:* {MEDIATION} <https://northernwire.example/3|[3]>" in sections
+    assert "No new reports: River Calder floods homes in Kettleby (2 outlets" in sections
+    assert "New since this channel's last briefing" not in sections  # marked inline instead
+    assert FLOOD not in sections
+    assert messages[0].text.startswith(
+        "Daily digest · Wed 2 Dec 08:00 Europe/Berlin (late): calder"
+    )
+
+
+def test_discord_digest_uses_the_briefing_renderer_with_digest_marks() -> None:
+    messages = discord_render(rendered_digest())
+    assert len(messages) == 1
+    content = messages[0].content
+    assert content.startswith("**Digest: calder** · Daily digest · Wed 2 Dec 08:00")
+    assert "What changed since your last briefing on Tue 1 Dec 08:00" in content
+    titles = [embed["title"] for embed in messages[0].embeds]
+    assert titles == [
+        "1. Calder council approves new footbridge",
+        "2. Update: Calder dock strike enters third day",
+        "Unchanged since your last briefing",
+    ]
+    update = messages[0].embeds[1]["description"]
+    assert f"• **New:** {MEDIATION} [[3]](https://northernwire.example/3)" in update
+    assert messages[0].embeds[2]["description"] == (
+        "No new reports: River Calder floods homes in Kettleby (2 outlets, 1 independent report)"
+    )
+
+
+def test_a_live_update_is_one_short_message_with_its_sources() -> None:
+    briefing = live_update()
+    assert to_text(briefing).splitlines()[0] == f"Update: {MEDIATION} — Northern Wire [3]"
+    slack = slack_render(briefing)
+    assert len(slack) == 1
+    assert slack[0].blocks[0]["text"]["text"] == (
+        f"*Update:* {MEDIATION} — <https://northernwire.example/3|Northern Wire [3]>"
+    )
+    discord = discord_render(briefing)
+    assert len(discord) == 1
+    assert len(discord[0].embeds) == 1
+    assert discord[0].embeds[0]["title"] == "Update: Calder dock strike enters third day"
+    assert discord[0].embeds[0]["description"] == (
+        f"**Update:** {MEDIATION} — [Northern Wire \\[3\\]](https://northernwire.example/3)"
+    )
+
+
+def test_json_carries_the_digest_and_each_storys_status() -> None:
+    data = to_json_dict(rendered_digest())
+    jsonschema.validate(data, briefing_schema())
+    assert [story["status"] for story in data["stories"]] == ["new", "updated", "seen"]
+    assert data["digest"] == {
+        "kind": "digest",
+        "slot_at": "2026-12-02T07:00:00Z",
+        "schedule": "daily 08:00",
+        "timezone": "Europe/Berlin",
+        "late": True,
+        "since": "2026-12-01T07:00:00Z",
+        "nothing_new": False,
+    }
+    assert to_json_dict(nothing_new_digest())["digest"]["nothing_new"] is True
+    plain = to_json_dict(replace(rendered_digest(), digest=None))
+    assert "digest" not in plain
+
+
+def test_markdown_digest_marks_updates_and_reduces_seen_stories() -> None:
+    text = to_markdown(rendered_digest())
+    assert text.startswith("## calder — Daily digest · Wed 2 Dec 08:00 Europe/Berlin (late)")
+    assert "### 2. Update: Calder dock strike enters third day" in text
+    assert f"- **New:** {MEDIATION} [3]" in text
+    assert "- No new reports: River Calder floods homes in Kettleby (2 outlets" in text

@@ -423,7 +423,7 @@ def _digest(briefing: Briefing, digest: DigestInfo) -> list[SlackMessage]:
 
 
 def _update(briefing: Briefing) -> list[SlackMessage]:
-    lines = []
+    lines: list[str] = []
     plain_lines = []
     for story in briefing.stories:
         for point in story.key_points[:UPDATE_POINTS]:

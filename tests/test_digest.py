@@ -40,6 +40,8 @@ from bot.service import BriefingService
 from bot.summarize.align import sentence_similarity
 from bot.summarize.changes import SAME_POINT_SIMILARITY, compare, order_by_status
 from bot.summarize.changes import live_update as as_live_update
+from tests.fakes.llm_briefer import faithful_writer
+from tests.fakes.openai_server import FakeOpenAI
 
 DAY1 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # Tue 1 Dec, 08:00 in Berlin
 DAY2 = DAY1 + timedelta(days=1)
@@ -493,3 +495,46 @@ def test_markdown_digest_marks_updates_and_reduces_seen_stories() -> None:
     assert "### 2. Update: Calder dock strike enters third day" in text
     assert f"- **New:** {MEDIATION} [3]" in text
     assert "- No new reports: River Calder floods homes in Kettleby (2 outlets" in text
+
+
+# ---------------------------------------------------------------------- shared model briefings
+
+
+@pytest.mark.usefixtures("quiet_llm")
+async def test_channels_following_one_story_version_cost_one_model_call_per_story(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock, model: FakeOpenAI
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_TOPICS_FILE", str(tmp_path / "topics.toml"))
+    model.script(*[faithful_writer] * 10)
+    settings = load_settings(BRIEFBOT_FETCH_FULL_TEXT=False, BRIEFBOT_DISCOVERY="none")
+    built = build_service(
+        settings, database_url=f"sqlite:///{tmp_path / 'llm.sqlite3'}", clock=clock, force_llm=True
+    )
+    async with built as service:
+        await service.ingest_articles(DAY1_ARTICLES)
+        newsroom = await service.digest(subscription(NEWSROOM), slot_at=DAY1)
+        assert len(newsroom.stories) == 2
+        assert {story.mode for story in newsroom.stories} == {BriefingMode.LLM}
+        assert len(model.requests) == 2  # one per story
+        ops = await service.digest(subscription(OPS), slot_at=DAY1)
+        assert len(model.requests) == 2  # the second channel reuses both
+        assert [s.key_points for s in ops.stories] == [s.key_points for s in newsroom.stories]
+        assert {story.status for story in ops.stories} == {StoryStatus.NEW}
+        assert all(story.usage is not None and story.usage.cached for story in ops.stories)
+
+        clock.now = DAY2
+        await service.ingest_articles(DAY2_ARTICLES)
+        again = await service.digest(subscription(NEWSROOM), slot_at=DAY2)
+        # The new versions of the stories (the strike's update, the new bridge) cost a call
+        # each, once: the other channel's digest of the same versions reuses them.
+        written = [story for story in again.stories if story.mode is BriefingMode.LLM]
+        assert len(written) >= 2
+        assert len(model.requests) == 2 + len(written)
+        other = await service.digest(subscription(OPS), slot_at=DAY2)
+        assert len(model.requests) == 2 + len(written)
+        same = {s.story_id: {p.text for p in s.key_points} for s in written}
+        assert {
+            s.story_id: {p.text for p in s.key_points}
+            for s in other.stories
+            if s.mode is BriefingMode.LLM
+        } == same

@@ -248,6 +248,27 @@ def test_a_digest_of_forty_stories_of_mixed_statuses_stays_within_every_limit() 
     assert messages[1].text.startswith("Digest: port strike (continued, 2/")
 
 
+def _live_update() -> Briefing:
+    """A live update with long points, each citing many sources with awkward URLs."""
+    story = _story(7, sources=40)
+    story.key_points = [KeyPoint(f"Point {n}: " + LOREM * 40, list(range(1, 41))) for n in (1, 2)]
+    story.whats_new = list(story.key_points)
+    story.status = StoryStatus.UPDATED
+    briefing = _briefing(story)
+    briefing.digest = DigestInfo("update", GENERATED, "daily 08:00", "UTC")
+    return briefing
+
+
+def test_a_live_update_is_one_message_within_limits_however_long_its_point() -> None:
+    [message] = render_briefing(_live_update())
+    _assert_within_limits(message)
+    for text in _texts_of(message):
+        _assert_links_whole(text)
+    assert message.blocks[0]["text"]["text"].startswith("*Update:* Point 1: ")
+    first = message.blocks[0]["text"]["text"].split("\n")[0]
+    assert first.count("|Outlet ") == 5  # the first few sources, not all forty
+
+
 def _texts_of(message: SlackMessage) -> list[str]:
     return [text for block in message.blocks for text in _texts(block)]
 

@@ -115,6 +115,7 @@ ELLIPSIS = "…"
 CONTINUED = " (continued)"
 UPDATE_POINTS = 5  # points of a live update shown (it is one short message)
 UPDATE_POINT_TEXT = 1000  # a live update's point, cut to this
+UPDATE_SOURCES = 5  # sources named after a live update's point (originals first)
 ALLOWED_MENTIONS: dict[str, list[str]] = {"parse": []}  # sent with every message: no pings
 
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
@@ -458,7 +459,7 @@ def _update(briefing: Briefing) -> list[DiscordMessage]:
                 link(
                     s.url, f"{_cut_plain(clean(s.outlet), TITLE_TEXT) or 'unknown outlet'} [{s.id}]"
                 )
-                for s in update_sources(point, story)
+                for s in update_sources(point, story)[:UPDATE_SOURCES]
             )
             line = f"**Update:** {text}" + (f" — {named}" if named else "")
             if lines and text_size("\n".join([*lines, line])) > DESCRIPTION:

@@ -93,6 +93,7 @@ TITLE_TEXT = 300  # a source's title or outlet as shown in the source list
 ELLIPSIS = "…"
 UPDATE_POINTS = 5  # points of a live update shown (it is one short message)
 UPDATE_POINT_TEXT = 1000  # a live update's point, cut to this
+UPDATE_SOURCES = 5  # sources named after a live update's point (originals first)
 
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
 
@@ -428,7 +429,7 @@ def _update(briefing: Briefing) -> list[SlackMessage]:
     for story in briefing.stories:
         for point in story.key_points[:UPDATE_POINTS]:
             text = _cut_plain(clean(point.text), UPDATE_POINT_TEXT)
-            cited = update_sources(point, story)
+            cited = update_sources(point, story)[:UPDATE_SOURCES]
             named = ", ".join(
                 link(
                     s.url, f"{_cut_plain(clean(s.outlet), TITLE_TEXT) or 'unknown outlet'} [{s.id}]"

@@ -34,6 +34,8 @@ from bot.config import (
     save_topics,
 )
 from bot.domain import (
+    NOTHING_NEW,
+    UPDATES,
     Article,
     Briefing,
     Channel,
@@ -42,6 +44,7 @@ from bot.domain import (
     PostedMessage,
     Progress,
     SourceError,
+    StoredBriefing,
     Story,
     StoryStatus,
     Subscription,
@@ -56,6 +59,7 @@ from bot.sources.gather import GatherResult, discover, gather
 from bot.sources.safety import CHAT_RULE
 from bot.store import Store
 from bot.store.topics import ADDED, REMOVED, SourceChange
+from bot.summarize.changes import compare, order_by_status
 from bot.summarize.developments import material_points
 from bot.summarize.ports import StoryBriefer
 from bot.usage import GroupBy, UsageReport, records_since, summarize_usage
@@ -183,6 +187,67 @@ class BriefingService:
         )
         for story in briefing.stories:  # notes are shown and stored: no credentials in them
             story.notes = [redact(note) for note in story.notes]
+        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
+        return briefing
+
+    async def digest(
+        self, subscription: Subscription, *, slot_at: datetime, late: bool = False
+    ) -> Briefing:
+        """The subscription's digest for the slot ``slot_at``: its topic briefed for its
+        channel as ``brief`` does (sources gathered when older than
+        ``BRIEFBOT_GATHER_MAX_AGE``), each story marked against the channel's previous
+        briefing of it (``bot.summarize.changes``: NEW, UPDATED with the new points first,
+        or SEEN), NEW stories first, then UPDATED, then SEEN; saved with the channel, so the
+        next digest compares against this one.
+
+        The stories come from the shared story briefings: a model briefing of the same
+        articles is reused (``with_content``), so channels following one story version cost
+        one model call. ``Briefing.digest.since`` is the channel's latest earlier briefing
+        of any of these stories (``None`` when it had none); ``Briefing.nothing_new`` tells
+        a digest with nothing new."""
+        channel = subscription.channel
+        chosen = await self.resolve_topic(subscription.topic)
+        specs = list(dict.fromkeys(chosen.sources))
+        use_discovery = chosen.discovery or not specs
+        query = chosen.effective_query if use_discovery and self.settings.discovery else None
+        problems = await self.refresh(
+            specs,
+            discovery_query=query,
+            max_age=parse_duration(self.settings.gather_max_age),
+            untrusted=chosen.chat_sources,
+        )
+        now = self.clock()
+        selected = await self._select(chosen, parse_duration(self.settings.since), now)
+        briefing = await brief_stories(
+            self.briefer,
+            chosen,
+            selected,
+            channel,
+            concurrency=self.settings.brief_concurrency,
+            generated_at=now,
+            errors=problems,
+        )
+        ids = [story.story_id for story in briefing.stories]
+
+        def earlier() -> dict[str, StoredBriefing | None]:
+            return {story_id: self.store.briefings.last(story_id, channel) for story_id in ids}
+
+        previous = await asyncio.to_thread(earlier)  # read before this digest is saved
+        marked = []
+        for story in briefing.stories:
+            story.notes = [redact(note) for note in story.notes]
+            stored = previous.get(story.story_id)
+            marked.append(compare(story, stored.briefing if stored is not None else None))
+        briefing.stories = order_by_status(marked)
+        times = [stored.generated_at for stored in previous.values() if stored is not None]
+        briefing.digest = DigestInfo(
+            kind="digest",
+            slot_at=slot_at,
+            schedule=subscription.schedule,
+            timezone=subscription.timezone,
+            late=late,
+            since=max(times) if times else None,
+        )
         briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
         return briefing
 
@@ -431,17 +496,40 @@ class BriefingService:
 
     # ------------------------------------------------------------------ subscriptions
     async def subscribe(
-        self, channel: Channel, topic: str, *, schedule: str, timezone: str, created_by: str
+        self,
+        channel: Channel,
+        topic: str,
+        *,
+        schedule: str,
+        timezone: str,
+        created_by: str,
+        nothing_new: str = "line",
+        updates: str = "off",
     ) -> Subscription:
-        """Subscribe ``channel`` to ``topic``'s digest (replacing its earlier schedule)."""
+        """Subscribe ``channel`` to ``topic``'s digest (replacing its earlier subscription).
+
+        ``nothing_new`` is what a digest with nothing new does (``NOTHING_NEW``: "line"
+        posts one line, "silent" nothing); ``updates`` is "live" to post a story's material
+        developments into its thread as they come, "off" otherwise (``UPDATES``)."""
         key = topic_key(topic)
         if not key:
             raise InvalidRequest("Name the topic to subscribe to, e.g. ukraine.")
         if not schedule.strip():
             raise InvalidRequest("Give a schedule, e.g. daily 08:00.")
+        if nothing_new not in NOTHING_NEW:
+            raise InvalidRequest(f"nothing_new is one of {', '.join(NOTHING_NEW)}.")
+        if updates not in UPDATES:
+            raise InvalidRequest(f"updates is one of {', '.join(UPDATES)}.")
         zone = check_timezone(timezone)
         subscription = Subscription(
-            channel, key, " ".join(schedule.split()), zone, created_by, self.clock()
+            channel,
+            key,
+            " ".join(schedule.split()),
+            zone,
+            created_by,
+            self.clock(),
+            nothing_new=nothing_new,
+            updates=updates,
         )
         return await asyncio.to_thread(self.store.subscriptions.upsert, subscription)
 

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.commands import ChatCore, ChatReply, ChatRequest, ReplyKind, split_subscribe
+from bot.chat.commands import (
+    HELP,
+    ChatCore,
+    ChatReply,
+    ChatRequest,
+    ReplyKind,
+    split_options,
+    split_subscribe,
+)
 from bot.demo import demo_sources
 from bot.domain import Channel, Platform
 from bot.errors import InvalidRequest
@@ -143,6 +151,30 @@ def test_subscribe_tells_the_schedule_and_zone_from_the_topic_words(
     assert split_subscribe(args) == expected
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("ukraine", ("ukraine", False, False)),
+        ("ukraine daily 08:00 Europe/Kyiv live", ("ukraine daily 08:00 Europe/Kyiv", True, False)),
+        ("ukraine quiet", ("ukraine", False, True)),
+        ("ukraine weekdays 07:30 QUIET Live", ("ukraine weekdays 07:30", True, True)),
+        ("live", ("live", False, False)),  # the first word is always the topic's
+        ("live quiet", ("live", False, True)),
+        ('"going live"', ('"going live"', False, False)),
+        ("live music daily 08:00", ("live music daily 08:00", False, False)),
+    ],
+)
+def test_subscribes_last_words_may_ask_for_live_updates_and_quiet_digests(
+    args: str, expected: tuple[str, bool, bool]
+) -> None:
+    assert split_options(args) == expected
+
+
+def test_help_names_the_subscription_options() -> None:
+    assert "[live] [quiet]" in HELP
+    assert "live: post updates into a story's thread" in HELP
+
+
 def test_a_time_among_the_topic_words_is_named_as_missing_its_days() -> None:
     with pytest.raises(InvalidRequest, match="07:30 needs the days before it"):
         split_subscribe("baltic ports 07:30")
@@ -224,6 +256,34 @@ async def test_subscribe_list_unsubscribe_round_trip(
     again = await say(core, "unsubscribe port-strike")
     assert again.kind is ReplyKind.ERROR
     assert "This channel has no subscription to 'port-strike'" in again.text
+
+
+async def test_subscribe_with_live_and_quiet_stores_and_lists_them(
+    core: ChatCore, service: BriefingService
+) -> None:
+    reply = await say(core, "subscribe port-strike daily 09:00 Europe/Berlin live quiet")
+    assert reply.kind is ReplyKind.TEXT
+    assert reply.text == (
+        "Subscribed this channel to port-strike: daily 09:00 (Europe/Berlin) · live updates · "
+        "quiet when nothing new. The next digest comes Mon 3 Jun 09:00 CEST."
+    )
+    [stored] = await service.subscriptions(NEWSROOM)
+    assert (stored.updates, stored.nothing_new) == ("live", "silent")
+    listing = await say(core, "list")
+    assert listing.text.splitlines()[1] == (
+        "• port-strike: daily 09:00 (Europe/Berlin) · live updates · quiet when nothing new, "
+        "next Mon 3 Jun 09:00 CEST"
+    )
+    await say(core, "subscribe port-strike weekdays 07:30 quiet")  # replaces: live is off again
+    [replaced] = await service.subscriptions(NEWSROOM)
+    assert (replaced.updates, replaced.nothing_new, replaced.schedule) == (
+        "off",
+        "silent",
+        "weekdays 07:30",
+    )
+    await say(core, "subscribe port-strike")
+    [default] = await service.subscriptions(NEWSROOM)
+    assert (default.updates, default.nothing_new) == ("off", "line")
 
 
 async def test_subscribing_to_an_untracked_topic_without_discovery_lists_the_tracked(

@@ -23,13 +23,20 @@ from tests.test_slack_app import write_topics
 EPHEMERAL_FLAG = 64
 
 # (what a Slack user types after /brief, the Discord command: name, subcommand, options)
-TABLE: list[tuple[str, str, str | None, dict[str, str]]] = [
+TABLE: list[tuple[str, str, str | None, dict[str, str | bool]]] = [
     ("help", "briefbot", "help", {}),
     (
         "subscribe port-strike weekdays 07:30 Europe/Berlin",
         "briefbot",
         "subscribe",
         {"topic": "port-strike", "schedule": "weekdays 07:30", "timezone": "Europe/Berlin"},
+    ),
+    ("list", "briefbot", "list", {}),
+    (
+        "subscribe port-strike daily 09:00 live quiet",
+        "briefbot",
+        "subscribe",
+        {"topic": "port-strike", "schedule": "daily 09:00", "live": True, "quiet": True},
     ),
     ("list", "briefbot", "list", {}),
     (
@@ -94,7 +101,7 @@ async def slack_reply(slack: FakeSlack, text: str, number: int) -> tuple[str, bo
 
 
 async def discord_reply(
-    fake: FakeDiscord, name: str, subcommand: str | None, options: dict[str, str]
+    fake: FakeDiscord, name: str, subcommand: str | None, options: dict[str, str | bool]
 ) -> tuple[str, bool]:
     interaction = await fake.send_interaction(
         name, options, subcommand=subcommand, user=fake.moderator_user

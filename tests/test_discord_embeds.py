@@ -39,12 +39,13 @@ from bot.domain import (
     SourceError,
     SourceRef,
     StoryBriefing,
+    StoryStatus,
     Verification,
 )
 from bot.render.text import web_url
 from bot.summarize.extractive import brief_story
 from tests.fakes.summarize import port_strike_articles, port_strike_story
-from tests.test_slack_blocks import GENERATED, _briefing, _story
+from tests.test_slack_blocks import GENERATED, _briefing, _digest, _live_update, _story
 
 # A masked link as Discord parses it: a label (escapes, or a citation's "[n]", allowed
 # inside) and a target with no space or parenthesis in it.
@@ -162,6 +163,34 @@ def test_forty_stories_and_two_hundred_sources_stay_within_every_limit(
     source_lines = [line for line in _lines(messages) if SOURCE_LINE.match(line)]
     assert len(source_lines) == sum(len(story.sources) for story in briefing.stories) == 200
     assert len([line for line in _lines(messages) if "HTTP 503" in line]) == 30
+
+
+def test_a_digest_of_forty_stories_of_mixed_statuses_stays_within_every_limit() -> None:
+    briefing = _digest()
+    messages = render_briefing(briefing)
+    assert len(messages) > 1
+    for message in messages:
+        _assert_within_limits(message)
+    for text in _texts(messages):
+        _assert_links_whole(text)
+    assert messages[0].content.startswith("**Digest: port strike** · Weekday digest · ")
+    assert "(late)" in messages[0].content
+    titles = [embed["title"] for m in messages for embed in m.embeds]
+    updated = sum(s.status is StoryStatus.UPDATED for s in briefing.stories)
+    assert sum(". Update: " in title for title in titles) == updated
+    seen = [line for line in _lines(messages) if line.startswith("No new reports: ")]
+    assert len(seen) == sum(s.status is StoryStatus.SEEN for s in briefing.stories)
+    assert messages[1].content.startswith("Digest: port strike (continued, 2/")
+
+
+def test_a_live_update_is_one_message_within_limits_however_long_its_point() -> None:
+    [message] = render_briefing(_live_update())
+    _assert_within_limits(message)
+    for text in _texts([message]):
+        _assert_links_whole(text)
+    [embed] = message.embeds
+    assert embed["description"].startswith("**Update:** Point 1: ")
+    assert embed["description"].split("\n")[0].count("[Outlet ") == 5  # not all forty
 
 
 def test_first_message_opens_the_briefing_and_the_rest_continue_it(

@@ -27,10 +27,12 @@ from bot.domain import (
     Briefing,
     BriefingMode,
     Coverage,
+    DigestInfo,
     KeyPoint,
     SourceError,
     SourceRef,
     StoryBriefing,
+    StoryStatus,
     Verification,
 )
 from bot.render.text import web_url
@@ -97,6 +99,28 @@ def _briefing(*stories: StoryBriefing, errors: list[SourceError] | None = None) 
         stories=list(stories),
         errors=errors or [],
     )
+
+
+def _digest(count: int = 40) -> Briefing:
+    """A digest of ``count`` big stories, NEW, UPDATED and SEEN in turn (SEEN last)."""
+    statuses = [StoryStatus.NEW, StoryStatus.UPDATED, StoryStatus.SEEN]
+    stories = []
+    for n in range(1, count + 1):
+        story = _story(n)
+        story.status = statuses[n % 3]
+        if story.status is not StoryStatus.UPDATED:
+            story.whats_new = []
+        stories.append(story)
+    order = {status: rank for rank, status in enumerate(statuses)}
+    stories.sort(key=lambda story: order[story.status] if story.status else 0)
+    briefing = _briefing(
+        *stories,
+        errors=[SourceError(f"https://feeds{n}.example/rss", "HTTP 503") for n in range(5)],
+    )
+    briefing.digest = DigestInfo(
+        "digest", GENERATED, "weekdays 07:30", "Europe/Riga", late=True, since=GENERATED
+    )
+    return briefing
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +226,51 @@ def test_forty_stories_and_two_hundred_sources_stay_within_every_limit(
     assert len(source_lines) == sum(len(story.sources) for story in briefing.stories) == 200
     error_lines = [line for text in texts for line in text.split("\n") if "HTTP 503" in line]
     assert len(error_lines) == 30
+
+
+def test_a_digest_of_forty_stories_of_mixed_statuses_stays_within_every_limit() -> None:
+    briefing = _digest()
+    messages = render_briefing(briefing)
+    assert len(messages) > 1
+    for message in messages:
+        _assert_within_limits(message)
+        for text in _texts_of(message):
+            _assert_links_whole(text)
+    headers = [b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "header"]
+    assert headers[0] == "Digest: port strike"
+    shown = [s for s in briefing.stories if s.status is not StoryStatus.SEEN]
+    assert len(headers) == 1 + len(shown)
+    updates = [h for h in headers if ". Update: " in h]
+    assert len(updates) == sum(s.status is StoryStatus.UPDATED for s in briefing.stories)
+    texts = _all_texts(messages)
+    seen = [line for text in texts for line in text.split("\n") if line.startswith("No new")]
+    assert len(seen) == sum(s.status is StoryStatus.SEEN for s in briefing.stories)
+    assert messages[1].text.startswith("Digest: port strike (continued, 2/")
+
+
+def _live_update() -> Briefing:
+    """A live update with long points, each citing many sources with awkward URLs."""
+    story = _story(7, sources=40)
+    story.key_points = [KeyPoint(f"Point {n}: " + LOREM * 40, list(range(1, 41))) for n in (1, 2)]
+    story.whats_new = list(story.key_points)
+    story.status = StoryStatus.UPDATED
+    briefing = _briefing(story)
+    briefing.digest = DigestInfo("update", GENERATED, "daily 08:00", "UTC")
+    return briefing
+
+
+def test_a_live_update_is_one_message_within_limits_however_long_its_point() -> None:
+    [message] = render_briefing(_live_update())
+    _assert_within_limits(message)
+    for text in _texts_of(message):
+        _assert_links_whole(text)
+    assert message.blocks[0]["text"]["text"].startswith("*Update:* Point 1: ")
+    first = message.blocks[0]["text"]["text"].split("\n")[0]
+    assert first.count("|Outlet ") == 5  # the first few sources, not all forty
+
+
+def _texts_of(message: SlackMessage) -> list[str]:
+    return [text for block in message.blocks for text in _texts(block)]
 
 
 def test_first_message_opens_the_briefing_and_the_rest_continue_it(

@@ -4,7 +4,8 @@ An adapter turns a platform event into a ``ChatRequest`` (the text without the b
 mention), awaits ``ChatCore.handle`` and renders the ``ChatReply``. The grammar::
 
     brief TOPIC
-    subscribe TOPIC [SCHEDULE] [TIME ZONE]     default schedule: daily 08:00
+    subscribe TOPIC [SCHEDULE] [TIME ZONE] [live] [quiet]
+                                               default schedule: daily 08:00
     unsubscribe TOPIC
     list                                       this channel's subscriptions, next delivery
     sources TOPIC
@@ -22,7 +23,12 @@ word after the topic's first word (``daily``, ``weekdays``, ``weekends``, ``week
 ``every`` or a day list such as ``mon-fri``; see ``bot.chat.schedule``), and a last word
 with a ``/`` (or ``UTC``) is the time zone: ``subscribe baltic ports weekdays 07:30
 Europe/Riga``. A topic with a schedule word in it goes in double quotes: ``subscribe "sunday
-league" weekends 10:00``. In ``sources``, ``add``/``remove`` is the word before the last.
+league" weekends 10:00``. The last words of ``subscribe`` may be options, in any order:
+``live`` posts a story's material developments into its thread as they come (the
+subscription's ``updates`` is "live"), and ``quiet`` posts nothing when a digest has nothing
+new (``nothing_new`` is "silent"; by default it posts one line). A topic ending in one of
+those words goes in double quotes. In ``sources``, ``add``/``remove`` is the word before the
+last.
 
 Subscribing, unsubscribing and changing sources need ``user_may_manage`` (the adapter decides
 it from the platform's roles); a refusal is private, as is every error reply: only the asker
@@ -71,6 +77,8 @@ HELP = """\
 Commands:
   brief <topic>                                  brief a topic now
   subscribe <topic> [schedule] [time zone]       a digest on a schedule (default daily 08:00)
+            [live] [quiet]                       live: post updates into a story's thread as
+                                                 they come; quiet: no line when nothing is new
   unsubscribe <topic>                            stop a digest
   list                                           this channel's digests and when they come next
   sources <topic>                                the feeds a topic is gathered from
@@ -222,6 +230,7 @@ class ChatCore:
 
     # ------------------------------------------------------------------ subscriptions
     async def _subscribe(self, request: ChatRequest, args: str) -> ChatReply:
+        args, live, quiet = split_options(args)
         name, schedule_text, zone_text = split_subscribe(args)
         schedule = parse_schedule(schedule_text or DEFAULT_SCHEDULE)
         zone = check_timezone(zone_text) if zone_text else self.default_timezone
@@ -234,11 +243,14 @@ class ChatCore:
             schedule=schedule.text,
             timezone=zone,
             created_by=request.user_id,
+            nothing_new="silent" if quiet else "line",
+            updates="live" if live else "off",
         )
         when = _next_delivery(schedule, subscription.timezone, self.service.clock())
         return _text(
             f"Subscribed this channel to {subscription.topic}: {schedule.text} "
-            f"({subscription.timezone}). The next digest comes {when}."
+            f"({subscription.timezone}){_options_text(subscription)}. "
+            f"The next digest comes {when}."
         )
 
     async def _unsubscribe(self, channel: Channel, args: str) -> ChatReply:
@@ -319,6 +331,20 @@ def _topic_name(args: str, command: str) -> str:
 
 def _looks_like_zone(word: str) -> bool:
     return "/" in word or word.upper() == "UTC"
+
+
+OPTIONS = ("live", "quiet")  # subscribe's last words: live updates, silent when nothing new
+
+
+def split_options(args: str) -> tuple[str, bool, bool]:
+    """``subscribe``'s arguments without its trailing options, and whether they asked for
+    ``live`` updates and ``quiet`` (silent) nothing-new digests. The first word is always
+    the topic's: ``subscribe live`` subscribes to the topic "live"."""
+    words = args.split()
+    found: set[str] = set()
+    while len(words) > 1 and words[-1].lower() in OPTIONS:
+        found.add(words.pop().lower())
+    return " ".join(words), "live" in found, "quiet" in found
 
 
 def split_subscribe(args: str) -> tuple[str, str | None, str | None]:
@@ -421,7 +447,20 @@ def _subscription_line(subscription: Subscription, now: datetime) -> str:
             "not a schedule I understand; subscribe again to replace it."
         )
     when = _next_delivery(schedule, subscription.timezone, now)
-    return f"• {subscription.topic}: {schedule.text} ({subscription.timezone}), next {when}"
+    return (
+        f"• {subscription.topic}: {schedule.text} ({subscription.timezone})"
+        f"{_options_text(subscription)}, next {when}"
+    )
+
+
+def _options_text(subscription: Subscription) -> str:
+    """ " · live updates · quiet when nothing new" (empty for the defaults)."""
+    parts = []
+    if subscription.updates == "live":
+        parts.append("live updates")
+    if subscription.nothing_new == "silent":
+        parts.append("quiet when nothing new")
+    return "".join(f" · {part}" for part in parts)
 
 
 def needs_manager(text: str) -> bool:

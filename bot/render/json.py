@@ -7,7 +7,9 @@ story carries ``summary``, ``notes`` and a human-readable ``coverage_line``; a s
 by a model also carries ``verification`` (what citation checking changed: ``checked``,
 ``removed``, ``added``, ``dropped``) and ``usage`` (tokens, estimated cost or ``null`` when
 the model's price is unknown, ``cached``), and ``disagreements`` / ``whats_new`` when it has
-any.
+any. A digest or a live update also carries ``digest`` (``kind``, ``slot_at``, ``schedule``,
+``timezone``, ``late``, ``since``, ``nothing_new``) and each of its stories its ``status``
+(``new``, ``updated`` or ``seen`` for the channel it goes to).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def _story(story: StoryBriefing) -> dict[str, Any]:
         "coverage_line": coverage_line(story.coverage),
         "notes": list(story.notes),
     }
+    if story.status is not None:
+        data["status"] = story.status.value
     if story.disagreements:
         data["disagreements"] = [_point(point) for point in story.disagreements]
     if story.whats_new:
@@ -92,13 +96,25 @@ def _point(point: KeyPoint) -> dict[str, Any]:
 
 def to_json_dict(briefing: Briefing) -> dict[str, Any]:
     """The briefing as JSON-ready data (``json.dumps`` it as is)."""
-    return {
+    data: dict[str, Any] = {
         "topic": briefing.topic,
         "generated_at": iso(briefing.generated_at),
         "mode": briefing.mode.value,
         "stories": [_story(story) for story in briefing.stories],
         "errors": [{"source": e.source, "error": e.error} for e in briefing.errors],
     }
+    digest = briefing.digest
+    if digest is not None:
+        data["digest"] = {
+            "kind": digest.kind,
+            "slot_at": iso(digest.slot_at),
+            "schedule": digest.schedule,
+            "timezone": digest.timezone,
+            "late": digest.late,
+            "since": iso(digest.since) if digest.since is not None else None,
+            "nothing_new": briefing.nothing_new,
+        }
+    return data
 
 
 @cache

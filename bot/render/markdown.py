@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import re
 
-from bot.domain import Briefing, SourceRef, StoryBriefing
+from bot.domain import Briefing, DigestInfo, KeyPoint, SourceRef, StoryBriefing, StoryStatus
 from bot.render.text import (
+    NEW_MARK,
     citations,
     clean,
     coverage_line,
+    digest_counts,
+    digest_since,
+    digest_slot,
+    earlier_left_out,
     format_time,
+    is_digest,
+    is_update,
+    nothing_new_line,
     plural,
+    seen_line,
     source_notes,
+    update_points,
+    update_sources,
     web_url,
 )
 
@@ -55,15 +66,26 @@ def _source_line(source: SourceRef) -> str:
     return "- " + " · ".join(parts)
 
 
+def _point(point: KeyPoint, mark: str = "") -> str:
+    marker = citations(point.sources)  # literal: no link definitions are ever emitted
+    return f"- {mark}{escape(point.text)}" + (f" {marker}" if marker else "")
+
+
 def _story(number: int, story: StoryBriefing) -> str:
-    lines = [f"### {number}. {escape(story.title)}", ""]
+    updated = story.status is StoryStatus.UPDATED
+    lines = [f"### {number}. " + ("Update: " if updated else "") + escape(story.title), ""]
     lines.append(f"*{coverage_line(story.coverage)} · updated {format_time(story.updated_at)}*")
     lines.append("")
     if story.summary and clean(story.summary):
         lines.extend([escape(story.summary), ""])
-    for point in story.key_points:
-        marker = citations(point.sources)  # literal: no link definitions are ever emitted
-        lines.append(f"- {escape(point.text)}" + (f" {marker}" if marker else ""))
+    if updated:
+        new, earlier, left_out = update_points(story)
+        lines.extend(_point(point, f"**{NEW_MARK}** ") for point in new)
+        lines.extend(_point(point) for point in earlier)
+        if left_out:
+            lines.append(f"- {earlier_left_out(left_out)}")
+    else:
+        lines.extend(_point(point) for point in story.key_points)
     if story.key_points:
         lines.append("")
     if story.sources:
@@ -76,8 +98,54 @@ def _story(number: int, story: StoryBriefing) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _errors(briefing: Briefing) -> list[str]:
+    if not briefing.errors:
+        return []
+    lines = [f"### Errors ({len(briefing.errors)})", ""]
+    lines.extend(f"- {_code(clean(e.source))}: {escape(e.error)}" for e in briefing.errors)
+    return ["\n".join(lines) + "\n"]
+
+
+def _digest(briefing: Briefing, digest: DigestInfo) -> str:
+    if briefing.nothing_new:
+        return nothing_new_line(briefing, escape(briefing.topic)) + "\n"
+    since = digest_since(digest)
+    counts = digest_counts(briefing)
+    blocks = [
+        f"## {escape(briefing.topic)} — {escape(digest_slot(digest))}\n\n"
+        f"*{since[0].upper()}{since[1:]}" + (f": {counts}" if counts else "") + "*\n"
+    ]
+    shown = [story for story in briefing.stories if story.status is not StoryStatus.SEEN]
+    blocks.extend(_story(n, story) for n, story in enumerate(shown, start=1))
+    seen = [
+        f"- {seen_line(story, escape(story.title))}"
+        for story in briefing.stories
+        if story.status is StoryStatus.SEEN
+    ]
+    if seen:
+        blocks.append("\n".join(seen) + "\n")
+    return "\n".join([*blocks, *_errors(briefing)])
+
+
+def _update(briefing: Briefing) -> str:
+    lines = []
+    for story in briefing.stories:
+        for point in story.key_points:
+            named = ", ".join(
+                link(f"{clean(s.outlet) or 'unknown outlet'} [{s.id}]", s.url)
+                for s in update_sources(point, story)
+            )
+            lines.append(f"**Update:** {escape(point.text)}" + (f" — {named}" if named else ""))
+    return "\n\n".join(lines) + "\n"
+
+
 def to_markdown(briefing: Briefing) -> str:
-    """The whole briefing as CommonMark, stories first and per-source errors last."""
+    """The whole briefing as CommonMark, stories first and per-source errors last (a digest
+    or a live update as ``bot.render.text`` describes)."""
+    if is_update(briefing):
+        return _update(briefing)
+    if briefing.digest is not None and is_digest(briefing):
+        return _digest(briefing, briefing.digest)
     count = len(briefing.stories)
     blocks = [
         f"## Briefing: {escape(briefing.topic)}\n\n"
@@ -87,8 +155,5 @@ def to_markdown(briefing: Briefing) -> str:
     if not briefing.stories:
         blocks.append("No stories about this topic in the selected window.\n")
     blocks.extend(_story(n, story) for n, story in enumerate(briefing.stories, start=1))
-    if briefing.errors:
-        lines = [f"### Errors ({len(briefing.errors)})", ""]
-        lines.extend(f"- {_code(clean(e.source))}: {escape(e.error)}" for e in briefing.errors)
-        blocks.append("\n".join(lines) + "\n")
+    blocks.extend(_errors(briefing))
     return "\n".join(blocks)

@@ -73,6 +73,7 @@ def command_text(name: str, **options: str | None) -> str:
     parts = [name, _quoted(topic) if topic else ""]
     if name == "subscribe":
         parts += [options.get("schedule") or "", options.get("timezone") or ""]
+        parts += [options.get("live") or "", options.get("quiet") or ""]  # "live", "quiet"
     elif name == "sources":
         action, url = options.get("action"), options.get("url")
         if action:
@@ -226,14 +227,25 @@ class DiscordBot:
             topic="A tracked topic",
             schedule="daily 08:00, weekdays 07:30, weekly mon 09:00, every 6h ...",
             timezone="An IANA time zone such as Europe/Berlin",
+            live="Post a story's material developments into its thread as they come",
+            quiet="Post nothing when a digest has nothing new (default: one line)",
         )
         async def subscribe(
             interaction: discord.Interaction,
             topic: str,
             schedule: str | None = None,
             timezone: str | None = None,
+            live: bool = False,
+            quiet: bool = False,
         ) -> None:
-            text = command_text("subscribe", topic=topic, schedule=schedule, timezone=timezone)
+            text = command_text(
+                "subscribe",
+                topic=topic,
+                schedule=schedule,
+                timezone=timezone,
+                live="live" if live else None,
+                quiet="quiet" if quiet else None,
+            )
             await self._command(interaction, text)
 
         @group.command(name="unsubscribe", description="Stop this channel's digest of a topic")

@@ -13,6 +13,13 @@ a description of 4,096, 25 fields of 256 (name) and 1,024 (value), a footer of 2
 author name of 256, with at most 6,000 across all of a message's embeds. Lengths are counted
 in UTF-16 code units, which is never less than what Discord counts.
 
+A digest (``Briefing.digest``) is rendered as the Slack renderer and ``bot.render.text``
+word it: the content names the topic, the slot and what changed since the channel's last
+briefing; NEW stories are embeds as in a briefing, UPDATED ones titled "Update:" with their
+new points first (marked **New:**), SEEN ones one line each in a last embed; a digest with
+nothing new is one line of content, and a live update one message of one embed
+("**Update:** <point> — <linked sources>").
+
 A long briefing is split between stories where it can (a story that fits a message starts
 a new one rather than straddle two), else between a story's embeds, whose descriptions are
 split between lines; a line longer than a description is split at a space outside any
@@ -37,16 +44,27 @@ from typing import Any
 
 from bot.chat.commands import ChatReply, ReplyKind
 from bot.chat.followup import ThreadAnswer
-from bot.domain import Briefing, KeyPoint, SourceRef, StoryBriefing
+from bot.domain import Briefing, DigestInfo, KeyPoint, SourceRef, StoryBriefing, StoryStatus
 from bot.render.text import (
+    NEW_MARK,
     clean,
     coverage_line,
+    digest_counts,
+    digest_since,
+    digest_slot,
+    earlier_left_out,
     format_time,
+    is_digest,
+    is_update,
+    nothing_new_line,
     pack_tokens,
     plural,
     point_lines,
+    seen_line,
     source_notes,
     strip_controls,
+    update_points,
+    update_sources,
     utf16_size,
     verification_line,
     web_url,
@@ -95,6 +113,9 @@ QUOTE_TEXT = 400  # a quoted sentence in a thread answer, as the plain answer sh
 TOPIC_TEXT = 200  # the topic as named in a message's content
 ELLIPSIS = "…"
 CONTINUED = " (continued)"
+UPDATE_POINTS = 5  # points of a live update shown (it is one short message)
+UPDATE_POINT_TEXT = 1000  # a live update's point, cut to this
+UPDATE_SOURCES = 5  # sources named after a live update's point (originals first)
 ALLOWED_MENTIONS: dict[str, list[str]] = {"parse": []}  # sent with every message: no pings
 
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
@@ -299,8 +320,10 @@ def _citations(source_ids: Iterable[int], sources: dict[int, SourceRef]) -> str:
     return "".join(markers)
 
 
-def _point_lines(points: Sequence[KeyPoint], sources: dict[int, SourceRef]) -> list[str]:
-    return point_lines(points, escape=escape, cite=lambda ids: _citations(ids, sources))
+def _point_lines(
+    points: Sequence[KeyPoint], sources: dict[int, SourceRef], mark: str = ""
+) -> list[str]:
+    return point_lines(points, escape=escape, cite=lambda ids: _citations(ids, sources), mark=mark)
 
 
 def _source_line(source: SourceRef) -> str:
@@ -330,16 +353,26 @@ def _story_embeds(number: int, story: StoryBriefing) -> list[Embed]:
     lines = [f"{coverage_line(story.coverage)} · updated {format_time(story.updated_at)}"]
     if story.summary and clean(story.summary):
         lines.append(escape(clean(story.summary)))
-    lines.extend(_point_lines(story.key_points, sources))
-    new = _point_lines(story.whats_new, sources)
-    lines.extend(_titled("New since this channel's last briefing", new))
+    updated = story.status is StoryStatus.UPDATED
+    if updated:  # a digest's update: the new points first, then some the channel saw
+        fresh, earlier, left_out = update_points(story)
+        lines.extend(_point_lines(fresh, sources, f"**{NEW_MARK}** "))
+        lines.extend(_point_lines(earlier, sources))
+        if left_out:
+            lines.append(escape(earlier_left_out(left_out)))
+    else:
+        lines.extend(_point_lines(story.key_points, sources))
+    if story.status is None:  # in a digest, the new points are marked where they stand
+        new = _point_lines(story.whats_new, sources)
+        lines.extend(_titled("New since this channel's last briefing", new))
     lines.extend(_titled("Where sources differ", _point_lines(story.disagreements, sources)))
     checked = verification_line(story.verification)
     if checked:
         lines.append(escape(checked[0].upper() + checked[1:]))
     lines.extend(f"Note: {escape(clean(n))}" for n in story.notes if clean(n))
     lines.extend(_titled("Sources", [_source_line(source) for source in story.sources]))
-    return _embeds(f"{number}. ", clean(story.title) or "untitled", lines, _lead_url(story))
+    prefix = f"{number}. Update: " if updated else f"{number}. "
+    return _embeds(prefix, clean(story.title) or "untitled", lines, _lead_url(story))
 
 
 def _errors_embeds(briefing: Briefing) -> list[Embed]:
@@ -380,6 +413,64 @@ def _pack(groups: Iterable[list[Embed]]) -> list[list[Embed]]:
     return messages
 
 
+def _one_line(text: str) -> list[DiscordMessage]:
+    return [DiscordMessage(_cut_markdown(text, CONTENT), [])]
+
+
+def _digest(briefing: Briefing, digest: DigestInfo) -> list[DiscordMessage]:
+    named = _escaped_within(clean(briefing.topic) or "briefing", TOPIC_TEXT)
+    if briefing.nothing_new:
+        return _one_line(nothing_new_line(briefing, named))
+    since = digest_since(digest)
+    counts = digest_counts(briefing)
+    opening = f"**Digest: {named}** · {escape(digest_slot(digest))}\n" + escape(
+        since[0].upper() + since[1:] + (f": {counts}" if counts else "")
+    )
+    shown = [story for story in briefing.stories if story.status is not StoryStatus.SEEN]
+    groups = [_story_embeds(n, story) for n, story in enumerate(shown, start=1)]
+    seen = [
+        seen_line(story, _escaped_within(story.title, TITLE_TEXT))
+        for story in briefing.stories
+        if story.status is StoryStatus.SEEN
+    ]
+    if seen:
+        groups.append(_embeds("Unchanged since your last briefing", "", seen))
+    groups.append(_errors_embeds(briefing))
+    packed = _pack(groups) or [[]]
+    return [
+        DiscordMessage(
+            opening if index == 0 else f"Digest: {named} (continued, {index + 1}/{len(packed)})",
+            embeds,
+        )
+        for index, embeds in enumerate(packed)
+    ]
+
+
+def _update(briefing: Briefing) -> list[DiscordMessage]:
+    lines: list[str] = []
+    title = ""
+    url = None
+    for story in briefing.stories:
+        title = title or clean(story.title)
+        url = url or _lead_url(story)
+        for point in story.key_points[:UPDATE_POINTS]:
+            text = _escaped_within(point.text, UPDATE_POINT_TEXT)
+            named = ", ".join(
+                link(
+                    s.url, f"{_cut_plain(clean(s.outlet), TITLE_TEXT) or 'unknown outlet'} [{s.id}]"
+                )
+                for s in update_sources(point, story)[:UPDATE_SOURCES]
+            )
+            line = f"**Update:** {text}" + (f" — {named}" if named else "")
+            if lines and text_size("\n".join([*lines, line])) > DESCRIPTION:
+                break  # one short message: the first points only
+            lines.append(line)
+    if not lines:
+        return _one_line(f"Update on {_escaped_within(briefing.topic, TOPIC_TEXT)}")
+    embeds = _embeds("Update: ", title or "untitled", lines, url)[:1]
+    return [DiscordMessage("", embeds)]
+
+
 def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
     """The briefing as Discord messages: the first is the reply, the rest follow in order.
 
@@ -387,8 +478,13 @@ def render_briefing(briefing: Briefing) -> list[DiscordMessage]:
     long) titled with the story and linked to its lead source: the coverage line, the
     summary, key points with linked citation markers, what is new since the channel's last
     briefing, where sources differ, what citation checking changed (only when it changed
-    anything), notes, and the sources. Sources that could not be read come last.
+    anything), notes, and the sources. Sources that could not be read come last. A digest
+    or a live update is laid out as the module docstring says.
     """
+    if is_update(briefing):
+        return _update(briefing)
+    if briefing.digest is not None and is_digest(briefing):
+        return _digest(briefing, briefing.digest)
     topic = clean(briefing.topic) or "briefing"
     named = _escaped_within(topic, TOPIC_TEXT)
     count = len(briefing.stories)

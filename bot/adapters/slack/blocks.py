@@ -11,6 +11,12 @@ also refuses blocks whose texts add up to about 12,000 characters (``msg_blocks_
 undocumented: slackapi/bolt-js#2509), so a message carries at most ``MESSAGE_TEXT``. Lengths are
 counted in UTF-16 code units, which is never less than what Slack counts.
 
+A digest (``Briefing.digest``) is rendered here too, as ``bot.render.text`` words it: a
+header naming the topic, the slot and what changed since the channel's last briefing; NEW
+stories as in a briefing, UPDATED ones headed "Update:" with their new points first (marked
+*New:*), SEEN ones one line each; a digest with nothing new is one line, and a live update
+one short message ("*Update:* <point> — <linked sources>").
+
 A long briefing is split between stories where it can, else between blocks; a long list
 between its lines; a line longer than a section at a space outside any ``<...>`` link, so a
 link or a citation marker is never cut.
@@ -28,16 +34,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain import Briefing, KeyPoint, SourceRef, StoryBriefing
+from bot.domain import Briefing, DigestInfo, KeyPoint, SourceRef, StoryBriefing, StoryStatus
 from bot.render.text import (
+    NEW_MARK,
     clean,
     coverage_line,
+    digest_counts,
+    digest_since,
+    digest_slot,
+    earlier_left_out,
     format_time,
+    is_digest,
+    is_update,
+    nothing_new_line,
     pack_tokens,
     plural,
     point_lines,
+    seen_line,
     source_notes,
     strip_controls,
+    update_points,
+    update_sources,
     utf16_size,
     verification_line,
     web_url,
@@ -74,6 +91,9 @@ MESSAGE_TEXT = 10_000  # all of one message's block texts, under Slack's ~12,000
 MAX_URL = 1000  # a longer URL is not linked (a citation is then its plain marker)
 TITLE_TEXT = 300  # a source's title or outlet as shown in the source list
 ELLIPSIS = "…"
+UPDATE_POINTS = 5  # points of a live update shown (it is one short message)
+UPDATE_POINT_TEXT = 1000  # a live update's point, cut to this
+UPDATE_SOURCES = 5  # sources named after a live update's point (originals first)
 
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
 
@@ -239,8 +259,10 @@ def _citations(source_ids: Iterable[int], sources: dict[int, SourceRef]) -> str:
     return "".join(markers)
 
 
-def _point_lines(points: Sequence[KeyPoint], sources: dict[int, SourceRef]) -> list[str]:
-    return point_lines(points, escape=escape, cite=lambda ids: _citations(ids, sources))
+def _point_lines(
+    points: Sequence[KeyPoint], sources: dict[int, SourceRef], mark: str = ""
+) -> list[str]:
+    return point_lines(points, escape=escape, cite=lambda ids: _citations(ids, sources), mark=mark)
 
 
 def _source_line(source: SourceRef) -> str:
@@ -260,14 +282,22 @@ def _titled(title: str, lines: list[str]) -> list[str]:
 
 def _story_blocks(number: int, story: StoryBriefing) -> list[Block]:
     sources = {source.id: source for source in story.sources}
-    blocks = [_header(f"{number}. {story.title}")]
+    updated = story.status is StoryStatus.UPDATED
+    blocks = [_header(f"{number}. " + ("Update: " if updated else "") + story.title)]
     about = f"{coverage_line(story.coverage)} · updated {format_time(story.updated_at)}"
     blocks.extend(_context([about]))
     if story.summary and clean(story.summary):
         blocks.extend(_sections([escape(clean(story.summary))]))
-    blocks.extend(_sections(_point_lines(story.key_points, sources)))
-    new = _point_lines(story.whats_new, sources)
-    blocks.extend(_sections(_titled("New since this channel's last briefing", new)))
+    if updated:  # a digest's update: the new points first, then some the channel saw
+        fresh, earlier, left_out = update_points(story)
+        lines = _point_lines(fresh, sources, f"*{NEW_MARK}* ")
+        lines += _point_lines(earlier, sources)
+        blocks.extend(_sections([*lines, earlier_left_out(left_out)] if left_out else lines))
+    else:
+        blocks.extend(_sections(_point_lines(story.key_points, sources)))
+    if story.status is None:  # in a digest, the new points are marked where they stand
+        new = _point_lines(story.whats_new, sources)
+        blocks.extend(_sections(_titled("New since this channel's last briefing", new)))
     differ = _point_lines(story.disagreements, sources)
     blocks.extend(_sections(_titled("Where sources differ", differ)))
     checked = verification_line(story.verification)
@@ -346,13 +376,90 @@ def _fallback(lead: str, labels: list[str]) -> str:
     return _cut_mrkdwn(escape(text), FALLBACK_TEXT)
 
 
+def _messages(lead: str, continued: str, groups: list[_Group]) -> list[SlackMessage]:
+    packed = _pack(groups)
+    messages = []
+    for index, (blocks, labels) in enumerate(packed):
+        head = lead if index == 0 else f"{continued} (continued, {index + 1}/{len(packed)})"
+        messages.append(SlackMessage(_fallback(head, labels), blocks))
+    return messages
+
+
+def _one_line(text: str) -> list[SlackMessage]:
+    line = _cut_mrkdwn(escape(text), SECTION_TEXT)
+    return [SlackMessage(_cut_mrkdwn(line, FALLBACK_TEXT), [_section(line)])]
+
+
+def _digest(briefing: Briefing, digest: DigestInfo) -> list[SlackMessage]:
+    topic = clean(briefing.topic) or "briefing"
+    if briefing.nothing_new:
+        return _one_line(nothing_new_line(briefing, _cut_plain(topic, HEADER_TEXT)))
+    slot = digest_slot(digest)
+    since = digest_since(digest)
+    counts = digest_counts(briefing)
+    opening = [
+        _header(f"Digest: {topic}"),
+        *_context(
+            [escape(slot), escape(since[0].upper() + since[1:] + (f": {counts}" if counts else ""))]
+        ),
+    ]
+    groups = [_Group(opening, "")]
+    shown = [story for story in briefing.stories if story.status is not StoryStatus.SEEN]
+    groups.extend(
+        _Group(_story_blocks(n, story), clean(story.title) or "untitled", divided=True)
+        for n, story in enumerate(shown, start=1)
+    )
+    seen = [
+        seen_line(story, escape(_cut_plain(clean(story.title), TITLE_TEXT)))
+        for story in briefing.stories
+        if story.status is StoryStatus.SEEN
+    ]
+    if seen:
+        groups.append(_Group(_sections(seen), "", divided=True))
+    errors = _errors_blocks(briefing)
+    if errors:
+        groups.append(_Group(errors, "", divided=True))
+    lead = f"{slot}: {topic}" + (f" — {counts}" if counts else "")
+    return _messages(lead, f"Digest: {topic}", groups)
+
+
+def _update(briefing: Briefing) -> list[SlackMessage]:
+    lines: list[str] = []
+    plain_lines = []
+    for story in briefing.stories:
+        for point in story.key_points[:UPDATE_POINTS]:
+            text = _cut_plain(clean(point.text), UPDATE_POINT_TEXT)
+            cited = update_sources(point, story)[:UPDATE_SOURCES]
+            named = ", ".join(
+                link(
+                    s.url, f"{_cut_plain(clean(s.outlet), TITLE_TEXT) or 'unknown outlet'} [{s.id}]"
+                )
+                for s in cited
+            )
+            line = f"*Update:* {escape(text)}" + (f" — {named}" if named else "")
+            if lines and text_size("\n".join([*lines, line])) > MESSAGE_TEXT // 2:
+                break  # one short message: the first points only
+            lines.append(line)
+            plain_lines.append(f"Update: {text}")
+    if not lines:
+        return _one_line(f"Update on {clean(briefing.topic)}")
+    blocks = _sections(lines)[:MESSAGE_BLOCKS]
+    fallback = _cut_mrkdwn(escape(" · ".join(plain_lines)), FALLBACK_TEXT)
+    return [SlackMessage(fallback, blocks)]
+
+
 def render_briefing(briefing: Briefing) -> list[SlackMessage]:
     """The briefing as Slack messages: the first for the channel, the rest for its thread.
 
     Per story: a header, the coverage line, the summary, key points with linked citation
     markers, what is new since the channel's last briefing, where sources differ, what
     citation checking changed (only when it changed anything), notes, and the sources.
+    A digest or a live update is laid out as the module docstring says.
     """
+    if is_update(briefing):
+        return _update(briefing)
+    if briefing.digest is not None and is_digest(briefing):
+        return _digest(briefing, briefing.digest)
     topic = clean(briefing.topic) or "briefing"
     count = len(briefing.stories)
     about = f"{briefing.mode.value} · {format_time(briefing.generated_at)}"

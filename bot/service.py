@@ -44,8 +44,8 @@ from bot.domain import (
     PostedMessage,
     Progress,
     SourceError,
-    StoredBriefing,
     Story,
+    StoryBriefing,
     StoryStatus,
     Subscription,
     Topic,
@@ -66,6 +66,7 @@ from bot.usage import GroupBy, UsageReport, records_since, summarize_usage
 
 log = logging.getLogger(__name__)
 
+_DIGEST_CACHE = 256  # topic briefings of digest slots kept for the channels due then
 _DISCOVERY = "discovery:"  # the feed-state key of a discovery query's last gather
 
 
@@ -122,6 +123,8 @@ class BriefingService:
             WeakValueDictionary()
         )
         self._topics_lock = asyncio.Lock()
+        # The topic briefings of recent digest slots, shared by every channel due then.
+        self._digests: dict[tuple[str, datetime], asyncio.Future[Briefing]] = {}
         self._on_close = on_close
 
     async def aclose(self) -> None:
@@ -193,20 +196,58 @@ class BriefingService:
     async def digest(
         self, subscription: Subscription, *, slot_at: datetime, late: bool = False
     ) -> Briefing:
-        """The subscription's digest for the slot ``slot_at``: its topic briefed for its
-        channel as ``brief`` does (sources gathered when older than
-        ``BRIEFBOT_GATHER_MAX_AGE``), each story marked against the channel's previous
-        briefing of it (``bot.summarize.changes``: NEW, UPDATED with the new points first,
-        or SEEN), NEW stories first, then UPDATED, then SEEN; saved with the channel, so the
-        next digest compares against this one.
+        """The subscription's digest for the slot ``slot_at``: its topic's shared briefing
+        (``_topic_digest``) with each story marked against what this channel was last
+        shown of it (``bot.summarize.changes``: NEW, UPDATED with the new points first, or
+        SEEN), NEW stories first, then UPDATED, then SEEN.
 
-        The stories come from the shared story briefings: a model briefing of the same
-        articles is reused (``with_content``), so channels following one story version cost
-        one model call. ``Briefing.digest.since`` is the channel's latest earlier briefing
-        of any of these stories (``None`` when it had none); ``Briefing.nothing_new`` tells
-        a digest with nothing new."""
+        "What this channel was shown" is the briefing carried by the channel's newest post
+        of the story (a digest, a live update or a ``/brief``), not merely one saved for it:
+        a digest that was built but never posted (a crash, a platform down) is not counted
+        as seen. ``Briefing.digest.since`` is when the newest of those posts went out
+        (``None`` when the channel has seen none of these stories); ``Briefing.nothing_new``
+        tells a digest with nothing new."""
         channel = subscription.channel
-        chosen = await self.resolve_topic(subscription.topic)
+        shared = await self._topic_digest(subscription.topic, slot_at, channel)
+        ids = [story.story_id for story in shared.stories]
+        seen, since = await asyncio.to_thread(self._shown_to, channel, ids)
+        saved = dict(zip(ids, shared.saved_ids, strict=False))
+        stories = order_by_status(
+            compare(story, seen.get(story.story_id)) for story in shared.stories
+        )
+        return Briefing(
+            topic=shared.topic,
+            generated_at=shared.generated_at,
+            mode=shared.mode,
+            stories=stories,
+            errors=list(shared.errors),
+            saved_ids=[saved[story.story_id] for story in stories if story.story_id in saved],
+            digest=DigestInfo(
+                kind=str(DeliveryKind.DIGEST),
+                slot_at=slot_at,
+                schedule=subscription.schedule,
+                timezone=subscription.timezone,
+                late=late,
+                since=since,
+            ),
+        )
+
+    async def _topic_digest(self, name: str, slot_at: datetime, channel: Channel) -> Briefing:
+        """The topic's briefing for one slot, built once for every channel due then and
+        saved once (shared, with no channel): 10,000 subscriptions of one topic in one
+        minute cost one gather, one selection and one briefing per story (a model briefing
+        of unchanged articles is reused besides). ``channel`` pays for the model, if any."""
+        key = (topic_key(name), slot_at)
+        task = self._digests.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(self._build_topic_digest(name, channel))
+            self._digests[key] = task
+            while len(self._digests) > _DIGEST_CACHE:
+                self._digests.pop(next(iter(self._digests)))
+        return await asyncio.shield(task)
+
+    async def _build_topic_digest(self, name: str, channel: Channel) -> Briefing:
+        chosen = await self.resolve_topic(name)
         specs = list(dict.fromkeys(chosen.sources))
         use_discovery = chosen.discovery or not specs
         query = chosen.effective_query if use_discovery and self.settings.discovery else None
@@ -227,29 +268,29 @@ class BriefingService:
             generated_at=now,
             errors=problems,
         )
-        ids = [story.story_id for story in briefing.stories]
-
-        def earlier() -> dict[str, StoredBriefing | None]:
-            return {story_id: self.store.briefings.last(story_id, channel) for story_id in ids}
-
-        previous = await asyncio.to_thread(earlier)  # read before this digest is saved
-        marked = []
         for story in briefing.stories:
             story.notes = [redact(note) for note in story.notes]
-            stored = previous.get(story.story_id)
-            marked.append(compare(story, stored.briefing if stored is not None else None))
-        briefing.stories = order_by_status(marked)
-        times = [stored.generated_at for stored in previous.values() if stored is not None]
-        briefing.digest = DigestInfo(
-            kind="digest",
-            slot_at=slot_at,
-            schedule=subscription.schedule,
-            timezone=subscription.timezone,
-            late=late,
-            since=max(times) if times else None,
-        )
-        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
+        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, None)
         return briefing
+
+    def _shown_to(
+        self, channel: Channel, story_ids: Sequence[str]
+    ) -> tuple[dict[str, StoryBriefing], datetime | None]:
+        """Each story's briefing in the channel's newest post of it, and when the newest of
+        those posts went out (store reads, in a worker thread)."""
+        posts = self.store.channels.latest_posts_of_stories(channel, story_ids)
+        stored = self.store.briefings.by_ids(
+            [briefing_id for post in posts.values() for briefing_id in post.briefing_ids]
+        )
+        seen: dict[str, StoryBriefing] = {}
+        for story_id, post in posts.items():
+            for briefing_id in post.briefing_ids:
+                found = stored.get(briefing_id)
+                if found is not None and found.briefing.story_id == story_id:
+                    seen[story_id] = found.briefing
+                    break
+        times = [post.posted_at for story_id, post in posts.items() if story_id in seen]
+        return seen, max(times) if times else None
 
     async def _select(
         self, topic: Topic, window: timedelta, now: datetime

@@ -172,12 +172,27 @@ def by_title(briefing: Briefing) -> dict[str, StoryBriefing]:
     return {story.title: story for story in briefing.stories}
 
 
+async def posted_digest(
+    service: BriefingService, sub: Subscription, *, slot_at: datetime, late: bool = False
+) -> Briefing:
+    """A digest built and posted, as the scheduler's deliverer records it."""
+    built = await service.digest(sub, slot_at=slot_at, late=late)
+    await service.record_posted(
+        sub.channel,
+        f"{sub.channel.external_id}-{slot_at.isoformat()}",
+        thread_id=None,
+        briefing_ids=built.saved_ids,
+        story_ids=[story.story_id for story in built.stories],
+    )
+    return built
+
+
 async def two_days(service: BriefingService, clock: Clock) -> tuple[Briefing, Briefing]:
     await service.ingest_articles(DAY1_ARTICLES)
-    first = await service.digest(subscription(NEWSROOM), slot_at=DAY1)
+    first = await posted_digest(service, subscription(NEWSROOM), slot_at=DAY1)
     clock.now = DAY2
     await service.ingest_articles(DAY2_ARTICLES)
-    second = await service.digest(subscription(NEWSROOM), slot_at=DAY2, late=True)
+    second = await posted_digest(service, subscription(NEWSROOM), slot_at=DAY2, late=True)
     return first, second
 
 
@@ -254,6 +269,18 @@ async def test_a_digest_compares_with_the_channels_previous_digest_not_the_first
     third = await service.digest(subscription(NEWSROOM), slot_at=clock.now)
     # The update was delivered (and saved) with the second digest: not new any more.
     assert by_title(third)["Calder dock strike enters third day"].status is StoryStatus.SEEN
+
+
+async def test_a_digest_built_but_never_posted_does_not_count_as_seen(
+    service: BriefingService, clock: Clock
+) -> None:
+    await service.ingest_articles(DAY1_ARTICLES)
+    await service.digest(subscription(NEWSROOM), slot_at=DAY1)  # a crash before the post
+    clock.now = DAY1 + timedelta(hours=1)
+    retried = await service.digest(subscription(NEWSROOM), slot_at=clock.now)
+    assert {story.status for story in retried.stories} == {StoryStatus.NEW}
+    assert retried.digest is not None
+    assert retried.digest.since is None
 
 
 # ---------------------------------------------------------------------- the pure comparison
@@ -520,7 +547,8 @@ async def test_channels_following_one_story_version_cost_one_model_call_per_stor
         assert len(model.requests) == 2  # the second channel reuses both
         assert [s.key_points for s in ops.stories] == [s.key_points for s in newsroom.stories]
         assert {story.status for story in ops.stories} == {StoryStatus.NEW}
-        assert all(story.usage is not None and story.usage.cached for story in ops.stories)
+        # Built once for the slot and saved once: both channels' posts carry the same rows.
+        assert sorted(ops.saved_ids) == sorted(newsroom.saved_ids)
 
         clock.now = DAY2
         await service.ingest_articles(DAY2_ARTICLES)

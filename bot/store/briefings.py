@@ -39,9 +39,10 @@ class BriefingRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def save(self, briefing: Briefing, channel: Channel) -> list[int]:
+    def save(self, briefing: Briefing, channel: Channel | None) -> list[int]:
         """Store every story briefing of ``briefing`` (all or none) for ``channel`` (created
-        if new); returns their row ids, in story order.
+        if new; ``None``: shared by every channel a digest of it is posted to); returns their
+        row ids, in story order.
 
         Each row keeps the key points with their citations, the numbered sources (with the
         store ids of their articles) and a ``content_key`` of the covered articles.
@@ -104,6 +105,18 @@ class BriefingRepository:
             return _stored_briefing(row) if row is not None else None
 
         return self._db.read(f"read the last briefing of story {story_id}", work)
+
+    def by_ids(self, briefing_ids: Sequence[int]) -> dict[int, StoredBriefing]:
+        """The saved story briefings with these ids (those that exist), in one read."""
+
+        def work(session: Session) -> dict[int, StoredBriefing]:
+            found: dict[int, StoredBriefing] = {}
+            for chunk in chunks(list(dict.fromkeys(briefing_ids))):
+                for row in session.scalars(select(BriefingRow).where(BriefingRow.id.in_(chunk))):
+                    found[row.id] = _stored_briefing(row)
+            return found
+
+        return self._db.read("read saved briefings", work)
 
     def point_texts(self, story_id: str) -> list[str]:
         """Every key point any saved briefing of the story made (in any channel), once each:
@@ -207,8 +220,8 @@ def _briefing_row(briefing: Briefing, story: StoryBriefing, channel_id: int | No
     )
 
 
-def _save_briefing(session: Session, briefing: Briefing, channel: Channel) -> list[int]:
-    channel_id = channel_row(session, channel).id
+def _save_briefing(session: Session, briefing: Briefing, channel: Channel | None) -> list[int]:
+    channel_id = channel_row(session, channel).id if channel is not None else None
     rows: list[BriefingRow] = []
     for story_briefing in briefing.stories:
         row = _briefing_row(briefing, story_briefing, channel_id)

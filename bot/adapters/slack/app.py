@@ -49,6 +49,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import SlackMessage, render_briefing, render_text
+from bot.adapters.slack.errors import TOKEN_ERRORS, slack_error
+from bot.adapters.slack.outbox import SlackOutbox
 from bot.chat.commands import (
     ChatCore,
     ChatReply,
@@ -87,18 +89,8 @@ USER_FIXES = {
     "account_inactive": "briefbot's Slack account is inactive (the app was removed or "
     "its token deactivated). Please tell the operator.",
 }
-# Errors that mean the token itself is unusable: the operator must act.
-TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 _ROLE_TTL = 300.0  # seconds a user's admin/owner flags are cached
 _RECORD_WAIT = 3.0  # seconds a reply to the bot's own message waits for its record
-
-
-def slack_error(exc: BaseException) -> str:
-    """Slack's error code of a failed Web API call (``not_in_channel``), or ``""``."""
-    if isinstance(exc, SlackApiError):
-        error = exc.response.get("error") if exc.response is not None else None
-        return str(error or "")
-    return ""
 
 
 def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
@@ -234,6 +226,11 @@ class SlackBot:
                 self.settings.slack_host,
                 self.settings.slack_port,
             )
+
+    def outbox(self) -> SlackOutbox:
+        """The scheduler's way of posting here: over this app's client (once ``start``ed,
+        it knows the bot's user id)."""
+        return SlackOutbox(self.app.client, self._bot_user_id)
 
     @property
     def http_port(self) -> int | None:

@@ -272,10 +272,108 @@ def validate_blocks(blocks: Any) -> None:
                 )
 
 
+class PostStages(ThreadedAioServer):
+    """A chat fake whose posts (Slack's ``chat.postMessage``, Discord's ``POST
+    /channels/{id}/messages``) pass three stages a crash test can act at: ``before_store``
+    (arrived, nothing stored), ``after_store`` (stored, not answered), ``after_response``
+    (answered). ``on_post`` runs a callback there; ``hold_posts`` keeps posts waiting there
+    until ``release``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: list[PostHook] = []
+        self._holds: dict[str, asyncio.Event] = {}  # stage -> set when released
+        self.held: list[dict[str, Any]] = []  # the params of posts waiting at a hold now
+        self.held_total = 0  # posts that ever waited at a hold
+
+    def on_post(
+        self,
+        callback: Callable[[dict[str, Any]], object],
+        *,
+        stage: str = "after_store",
+        drop: bool = False,
+    ) -> PostHook:
+        """Run ``callback(params)`` (in a worker thread, so it may block, e.g. to SIGKILL
+        the bot and wait for it to die) when a post reaches ``stage``:
+
+        - ``"before_store"``: the request arrived, nothing is stored yet; with ``drop`` the
+          request is then lost (nothing stored, the connection closed unanswered);
+        - ``"after_store"``: the message is stored, the answer not yet sent;
+        - ``"after_response"``: the answer has been sent.
+
+        The answer waits for the callback. Remove it with ``remove_hook``."""
+        if stage not in POST_STAGES:
+            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
+        if drop and stage != "before_store":
+            raise ValueError("only a before_store hook can drop the request")
+        hook = PostHook(callback, stage, drop)
+        with self._lock:
+            self._hooks.append(hook)
+        return hook
+
+    def remove_hook(self, hook: PostHook) -> None:
+        with self._lock:
+            if hook in self._hooks:
+                self._hooks.remove(hook)
+
+    def hold_posts(self, stage: str = "before_store") -> None:
+        """Keep every post that reaches ``stage`` waiting there until
+        ``release()``; ``held`` lists the waiting posts' params."""
+        if stage not in POST_STAGES:
+            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
+        with self._lock:
+            self._holds.setdefault(stage, asyncio.Event())
+
+    def release(self) -> None:
+        """Let every held post go on, and hold no more."""
+        with self._lock:
+            holds = list(self._holds.values())
+            self._holds.clear()
+        loop = self._loop
+        for event in holds:
+            if loop is not None:
+                loop.call_soon_threadsafe(event.set)
+            else:
+                event.set()
+
+    async def wait_for_held(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` posts have waited at a hold (since the fake started);
+        return the params of those waiting now."""
+        await self._wait(lambda: self.held_total >= count, timeout, f"{count} held posts")
+        with self._lock:
+            return [dict(p) for p in self.held]
+
+    async def _at_stage(self, stage: str, params: dict[str, Any]) -> bool:
+        """Run the hooks and the hold of ``stage``; ``False``: drop the request."""
+        with self._lock:
+            hooks = [h for h in self._hooks if h.stage == stage]
+            hold = self._holds.get(stage)
+        drop = False
+        for hook in hooks:
+            await asyncio.to_thread(hook.callback, dict(params))
+            drop = drop or hook.drop
+        if hold is not None:
+            with self._lock:
+                self.held.append(params)
+                self.held_total += 1
+            self._changed()
+            try:
+                await hold.wait()
+            finally:
+                with self._lock:
+                    self.held.remove(params)
+                self._changed()
+        return not drop
+
+    def _staged(self, stage: str) -> bool:
+        with self._lock:
+            return stage in self._holds or any(h.stage == stage for h in self._hooks)
+
+
 # -- the fake --
 
 
-class FakeSlack(ThreadedAioServer):
+class FakeSlack(PostStages):
     """The fake Slack server; start it with ``with`` / ``async with`` or the fixture."""
 
     thread_name = "fake-slack"
@@ -335,10 +433,6 @@ class FakeSlack(ThreadedAioServer):
         self._sockets: list[tuple[int, web.WebSocketResponse]] = []  # open, oldest first
         self._events: dict[str, dict[str, Any]] = {}  # envelope_id -> envelope body
         self._last_post: dict[str, float] = {}  # channel -> monotonic time of its last post
-        self._hooks: list[PostHook] = []
-        self._holds: dict[str, asyncio.Event] = {}  # stage -> set when released
-        self.held: list[dict[str, Any]] = []  # the params of posts waiting at a hold now
-        self.held_total = 0  # posts that ever waited at a hold
 
     # -- setup --
 
@@ -410,91 +504,6 @@ class FakeSlack(ThreadedAioServer):
     def _script(self, method: str, failure: Failure, times: int) -> None:
         with self._lock:
             self._failures.setdefault(method, deque()).extend([failure] * times)
-
-    # -- crash hooks --
-
-    def on_post(
-        self,
-        callback: Callable[[dict[str, Any]], object],
-        *,
-        stage: str = "after_store",
-        drop: bool = False,
-    ) -> PostHook:
-        """Run ``callback(params)`` (in a worker thread, so it may block, e.g. to SIGKILL
-        the bot and wait for it to die) when a ``chat.postMessage`` reaches ``stage``:
-
-        - ``"before_store"``: the request arrived, nothing is stored yet; with ``drop`` the
-          request is then lost (nothing stored, the connection closed unanswered);
-        - ``"after_store"``: the message is stored, the answer not yet sent;
-        - ``"after_response"``: the answer has been sent.
-
-        The answer waits for the callback. Remove it with ``remove_hook``."""
-        if stage not in POST_STAGES:
-            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
-        if drop and stage != "before_store":
-            raise ValueError("only a before_store hook can drop the request")
-        hook = PostHook(callback, stage, drop)
-        with self._lock:
-            self._hooks.append(hook)
-        return hook
-
-    def remove_hook(self, hook: PostHook) -> None:
-        with self._lock:
-            if hook in self._hooks:
-                self._hooks.remove(hook)
-
-    def hold_posts(self, stage: str = "before_store") -> None:
-        """Keep every ``chat.postMessage`` that reaches ``stage`` waiting there until
-        ``release()``; ``held`` lists the waiting posts' params."""
-        if stage not in POST_STAGES:
-            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
-        with self._lock:
-            self._holds.setdefault(stage, asyncio.Event())
-
-    def release(self) -> None:
-        """Let every held post go on, and hold no more."""
-        with self._lock:
-            holds = list(self._holds.values())
-            self._holds.clear()
-        loop = self._loop
-        for event in holds:
-            if loop is not None:
-                loop.call_soon_threadsafe(event.set)
-            else:
-                event.set()
-
-    async def wait_for_held(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Wait until ``count`` posts have waited at a hold (since the fake started);
-        return the params of those waiting now."""
-        await self._wait(lambda: self.held_total >= count, timeout, f"{count} held posts")
-        with self._lock:
-            return [dict(p) for p in self.held]
-
-    async def _at_stage(self, stage: str, params: dict[str, Any]) -> bool:
-        """Run the hooks and the hold of ``stage``; ``False``: drop the request."""
-        with self._lock:
-            hooks = [h for h in self._hooks if h.stage == stage]
-            hold = self._holds.get(stage)
-        drop = False
-        for hook in hooks:
-            await asyncio.to_thread(hook.callback, dict(params))
-            drop = drop or hook.drop
-        if hold is not None:
-            with self._lock:
-                self.held.append(params)
-                self.held_total += 1
-            self._changed()
-            try:
-                await hold.wait()
-            finally:
-                with self._lock:
-                    self.held.remove(params)
-                self._changed()
-        return not drop
-
-    def _staged(self, stage: str) -> bool:
-        with self._lock:
-            return stage in self._holds or any(h.stage == stage for h in self._hooks)
 
     # -- addresses --
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import discord
 import discord.http
 import pytest
 
+from bot.adapters.discord.client import DiscordBot
 from bot.adapters.discord.embeds import render_briefing
 from bot.adapters.discord.outbox import NONCE_SIZE, DiscordOutbox, marker_for, nonce_for
+from bot.chat.commands import ChatCore
+from bot.config import Settings
 from bot.domain import (
     Briefing,
     BriefingMode,
@@ -25,6 +29,7 @@ from bot.domain import (
     StoryStatus,
 )
 from bot.scheduler.ports import DeliveryError, Posted
+from tests.fakes.chat import chat_service
 from tests.fakes.discord import (
     READ_MESSAGE_HISTORY,
     FakeDiscord,
@@ -322,3 +327,20 @@ async def test_a_post_lost_on_the_way_is_retryable_and_a_retry_makes_one_message
     fake_discord.remove_hook(hook)
     await outbox.post(channel_of(fake_discord), digest(), KEY)
     assert len(fake_discord.messages(fake_discord.channel.id)) == 1
+
+
+async def test_the_discord_bots_outbox_posts_through_its_client(
+    fake_discord: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(discord_bot_token=fake_discord.bot_token)
+    async with chat_service(tmp_path, monkeypatch, "outbox") as service:
+        bot = DiscordBot(settings, ChatCore(service))
+        with pointed_at(fake_discord):
+            await bot.client.login(fake_discord.bot_token)  # what start() does before the gateway
+            try:
+                outbox = bot.outbox()
+                assert outbox.client is bot.client
+                posted = await outbox.post(channel_of(fake_discord), digest(), KEY)
+                assert await outbox.find(channel_of(fake_discord), KEY, a_minute_ago()) == posted
+            finally:
+                await bot.client.close()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.app import make_web_client
+from bot.adapters.slack.app import SlackBot, make_web_client
 from bot.adapters.slack.blocks import render_briefing
 from bot.adapters.slack.outbox import EVENT_TYPE, SlackOutbox
+from bot.chat.commands import ChatCore
 from bot.config import Settings
 from bot.domain import (
     Briefing,
@@ -26,6 +28,7 @@ from bot.domain import (
     StoryStatus,
 )
 from bot.scheduler.ports import DeliveryError, Posted
+from tests.fakes.chat import chat_service
 from tests.fakes.slack import FakeSlack
 
 SLOT = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -266,3 +269,20 @@ async def test_no_connection_is_retryable() -> None:
 
     assert raised.value.retryable is True
     assert "127.0.0.1" not in str(raised.value)
+
+
+async def test_the_slack_bots_outbox_posts_through_its_app_client(
+    fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        slack_bot_token=fake_slack.bot_token,
+        slack_signing_secret="fake-signing-secret",
+        slack_api_url=fake_slack.api_url,
+    )
+    async with chat_service(tmp_path, monkeypatch, "outbox") as service:
+        bot = SlackBot(settings, ChatCore(service))
+        outbox = bot.outbox()
+
+        assert outbox.client is bot.app.client
+        posted = await outbox.post(CHANNEL, digest(), KEY)
+        assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted

@@ -286,3 +286,18 @@ async def test_the_slack_bots_outbox_posts_through_its_app_client(
         assert outbox.client is bot.app.client
         posted = await outbox.post(CHANNEL, digest(), KEY)
         assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted
+
+
+async def test_once_the_first_message_is_out_a_failing_rest_still_counts_as_posted(
+    fake_slack: FakeSlack, outbox: SlackOutbox
+) -> None:
+    def refuse_the_rest(params: dict[str, object]) -> None:
+        fake_slack.fail_next("chat.postMessage", "channel_not_found", times=100)
+
+    fake_slack.on_post(refuse_the_rest, stage="after_store")
+
+    posted = await outbox.post(CHANNEL, digest(stories=12), KEY)
+
+    [first] = fake_slack.posted(CHANNEL.external_id)
+    assert posted == Posted(first["ts"], first["ts"])
+    assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted

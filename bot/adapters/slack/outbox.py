@@ -92,7 +92,9 @@ class SlackOutbox:
         self, channel: Channel, briefing: Briefing, key: str, *, thread_id: str | None = None
     ) -> Posted:
         """Post ``briefing`` marked with ``key``: into ``thread_id`` (a live update), or to
-        the channel with the rest of a long digest in the first message's thread."""
+        the channel with the rest of a long digest in the first message's thread. Once the
+        first message is out the delivery counts as posted (``find`` would say so): a
+        failure of the rest is logged, not raised."""
         messages = render_briefing(briefing)
         first = ""
         for index, message in enumerate(messages):

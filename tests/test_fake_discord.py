@@ -484,3 +484,115 @@ async def test_a_channel_overwrite_for_the_bot_role_is_applied(fake_discord: Fak
         assert not channel.permissions_for(channel.guild.me).send_messages
         with pytest.raises(discord.Forbidden):
             await channel.send("briefing")
+
+
+# -- nonces, listing messages and crash hooks (REST only: a logged-in client) --
+
+
+def _post_route(channel_id: int) -> discord.http.Route:
+    return discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+
+
+async def test_discord_py_sends_enforce_nonce_and_a_repeat_returns_the_first_message(
+    fake_discord: FakeDiscord,
+) -> None:
+    client = _client()
+    with pointed_at(fake_discord):
+        await client.login(fake_discord.bot_token)
+        try:
+            channel = fake_discord.channel.id
+
+            def send(content: str, nonce: str) -> Any:
+                params = discord.http.handle_message_parameters(content=content, nonce=nonce)
+                return client.http.send_message(channel, params=params)
+
+            first = await send("digest", "a" * 25)
+            again = await send("digest, retried", "a" * 25)
+            other = await send("another digest", "b" * 25)
+            plain = await client.http.request(
+                _post_route(channel), json={"content": "x", "nonce": "b" * 25}
+            )
+            with pytest.raises(discord.HTTPException) as raised:
+                await send("too long a nonce", "c" * 26)
+        finally:
+            await client.close()
+
+    call = fake_discord.calls_to("POST /channels/{channel_id}/messages")[0]
+    assert (call.json["nonce"], call.json["enforce_nonce"]) == ("a" * 25, True)
+    assert again["id"] == first["id"]
+    assert again["content"] == "digest"  # the earlier message, as Discord answers
+    assert first["nonce"] == "a" * 25
+    assert other["id"] != first["id"]
+    assert plain["id"] != other["id"]  # without enforce_nonce a nonce dedupes nothing
+    assert [m["content"] for m in fake_discord.messages(channel)] == [
+        "digest",
+        "another digest",
+        "x",
+    ]
+    assert [m["content"] for m in fake_discord.posted(channel)] == ["digest", "another digest", "x"]
+    assert (raised.value.status, raised.value.code) == (400, 50035)
+
+
+async def test_channel_messages_page_newest_first_with_before_after_and_limit(
+    fake_discord: FakeDiscord,
+) -> None:
+    client = _client()
+    with pointed_at(fake_discord):
+        await client.login(fake_discord.bot_token)
+        try:
+            channel = fake_discord.channel.id
+            ids = [
+                int(
+                    (await client.http.request(_post_route(channel), json={"content": f"m{n}"}))[
+                        "id"
+                    ]
+                )
+                for n in range(5)
+            ]
+            newest = await client.http.logs_from(channel, 2)
+            before = await client.http.logs_from(channel, 2, before=ids[3])
+            after = await client.http.logs_from(channel, 2, after=ids[0])
+            everything = await client.http.logs_from(channel, 100)
+            with pytest.raises(discord.HTTPException) as raised:
+                await client.http.logs_from(channel, 101)
+        finally:
+            await client.close()
+
+    def contents(page: list[Any]) -> list[str]:
+        return [m["content"] for m in page]
+
+    assert contents(newest) == ["m4", "m3"]
+    assert contents(before) == ["m2", "m1"]
+    assert contents(after) == ["m2", "m1"]  # the two right after m0, newest first
+    assert contents(everything) == ["m4", "m3", "m2", "m1", "m0"]
+    assert raised.value.code == 50035
+
+
+async def test_a_discord_post_held_after_store_is_stored_but_unanswered_until_released(
+    fake_discord: FakeDiscord,
+) -> None:
+    client = _client()
+    seen: list[dict[str, Any]] = []
+    fake_discord.on_post(seen.append, stage="before_store")
+    fake_discord.hold_posts("after_store")
+    with pointed_at(fake_discord):
+        await client.login(fake_discord.bot_token)
+        try:
+            posting = asyncio.ensure_future(
+                client.http.request(_post_route(fake_discord.channel.id), json={"content": "held"})
+            )
+            [held] = await fake_discord.wait_for_held(1)
+
+            assert held["content"] == "held"
+            assert held["channel_id"] == str(fake_discord.channel.id)
+            assert [m["content"] for m in fake_discord.messages(fake_discord.channel.id)] == [
+                "held"
+            ]
+            assert not posting.done()
+            fake_discord.release()
+            message = await posting
+        finally:
+            await client.close()
+
+    assert message["content"] == "held"
+    assert [p["content"] for p in seen] == ["held"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -434,3 +435,154 @@ async def test_bolt_app_replies_to_a_mention_in_its_thread(fake_slack: FakeSlack
     assert reply["parent_user_id"] == fake_slack.default_user
     [parent] = [m for m in fake_slack.history(fake_slack.default_channel) if m["ts"] == mention_ts]
     assert parent["reply_count"] == 1
+
+
+# -- paging, pacing and crash hooks --
+
+
+async def test_history_and_replies_page_with_limit_and_cursor_newest_first(
+    fake_slack: FakeSlack,
+) -> None:
+    client = _client(fake_slack)
+    sent = [
+        (await client.chat_postMessage(channel="C0NEWS00001", text=f"m{n}"))["ts"] for n in range(5)
+    ]
+    replies = [
+        (await client.chat_postMessage(channel="C0NEWS00001", text=f"r{n}", thread_ts=sent[0]))[
+            "ts"
+        ]
+        for n in range(3)
+    ]
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = await client.conversations_history(channel="C0NEWS00001", limit=2, cursor=cursor)
+        pages += 1
+        seen += [m["ts"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        assert page["has_more"] is bool(cursor)
+        if not cursor:
+            break
+    thread_seen, cursor = [], None
+    while True:
+        page = await client.conversations_replies(
+            channel="C0NEWS00001", ts=sent[0], limit=2, cursor=cursor
+        )
+        thread_seen += [m["ts"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+
+    assert seen == list(reversed(sent))  # newest first, each once, replies left out
+    assert pages == 3
+    assert thread_seen == [sent[0], *replies]  # the parent once, then the replies in order
+    with pytest.raises(SlackApiError) as raised:
+        await client.conversations_history(channel="C0NEWS00001", cursor="not-ours")
+    assert raised.value.response["error"] == "invalid_cursor"
+
+
+async def test_history_honours_oldest_and_shows_metadata_only_when_asked(
+    fake_slack: FakeSlack,
+) -> None:
+    client = _client(fake_slack)
+    metadata = {"event_type": "briefbot_delivery", "event_payload": {"key": "digest:x"}}
+    first = await client.chat_postMessage(channel="C0NEWS00001", text="a", metadata=metadata)
+    second = await client.chat_postMessage(channel="C0NEWS00001", text="b", metadata=metadata)
+
+    newer = await client.conversations_history(
+        channel="C0NEWS00001", oldest=first["ts"], include_all_metadata=True
+    )
+    plain = await client.conversations_history(channel="C0NEWS00001", oldest=first["ts"])
+
+    assert [m["ts"] for m in newer["messages"]] == [second["ts"]]  # oldest is exclusive
+    assert newer["messages"][0]["metadata"] == metadata
+    assert "metadata" not in plain["messages"][0]
+
+
+async def test_pacing_refuses_a_second_post_to_a_channel_within_a_second() -> None:
+    async with FakeSlack(pace_per_channel=1.0) as fake:
+        client = _client(fake)
+        await client.chat_postMessage(channel="C0NEWS00001", text="first")
+        await client.chat_postMessage(channel="C0OTHER0001", text="another channel")
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_postMessage(channel="C0NEWS00001", text="too soon")
+
+        assert raised.value.response.status_code == 429
+        assert raised.value.response.headers["Retry-After"] == "1"
+        assert raised.value.response["error"] == "ratelimited"
+        assert (fake.accepted_posts, fake.paced_posts) == (2, 1)
+
+        retrying = _client(fake, retry_handlers=[AsyncRateLimitErrorRetryHandler(2)])
+        await retrying.chat_postMessage(channel="C0NEWS00001", text="waited")
+        assert [m["text"] for m in fake.posted("C0NEWS00001")] == ["first", "waited"]
+
+
+async def test_a_post_held_after_store_is_stored_but_unanswered_until_released(
+    fake_slack: FakeSlack,
+) -> None:
+    fake_slack.hold_posts("after_store")
+    posting = asyncio.ensure_future(
+        _client(fake_slack).chat_postMessage(channel="C0NEWS00001", text="held")
+    )
+
+    [held] = await fake_slack.wait_for_held(1)
+
+    assert held["text"] == "held"
+    assert [m["text"] for m in fake_slack.posted()] == ["held"]
+    assert not posting.done()
+    fake_slack.release()
+    reply = await posting
+    assert reply["ts"] == fake_slack.posted()[0]["ts"]
+    assert fake_slack.held == []
+
+
+async def test_a_post_held_before_store_stores_nothing_until_released(
+    fake_slack: FakeSlack,
+) -> None:
+    fake_slack.hold_posts("before_store")
+    posting = asyncio.ensure_future(
+        _client(fake_slack).chat_postMessage(channel="C0NEWS00001", text="held")
+    )
+
+    await fake_slack.wait_for_held(1)
+
+    assert fake_slack.posted() == []
+    fake_slack.release()
+    await posting
+    assert len(fake_slack.posted()) == 1
+
+
+async def test_hooks_see_the_post_at_each_stage_and_after_response_comes_after_the_answer(
+    fake_slack: FakeSlack,
+) -> None:
+    stages: list[tuple[str, int]] = []
+    for stage in ("before_store", "after_store", "after_response"):
+        fake_slack.on_post(
+            lambda params, stage=stage: stages.append((stage, len(fake_slack.posted()))),
+            stage=stage,
+        )
+    fake_slack.hold_posts("after_response")
+
+    reply = await _client(fake_slack).chat_postMessage(channel="C0NEWS00001", text="hooked")
+
+    # The answer arrived although the post is still held after it.
+    assert reply["ok"] is True
+    await fake_slack.wait_for_held(1)
+    fake_slack.release()
+    assert stages == [("before_store", 0), ("after_store", 1), ("after_response", 1)]
+
+
+async def test_a_dropping_hook_loses_the_post_unanswered(fake_slack: FakeSlack) -> None:
+    seen: list[dict[str, Any]] = []
+    hook = fake_slack.on_post(seen.append, stage="before_store", drop=True)
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - aiohttp's, whichever it is
+        await _client(fake_slack).chat_postMessage(channel="C0NEWS00001", text="lost")
+
+    assert not isinstance(raised.value, SlackApiError)  # no answer at all
+    # slack_sdk's default connection-error handler tried once more: lost again.
+    assert [p["text"] for p in seen] == ["lost", "lost"]
+    assert fake_slack.posted() == []
+    fake_slack.remove_hook(hook)
+    await _client(fake_slack).chat_postMessage(channel="C0NEWS00001", text="kept")
+    assert [m["text"] for m in fake_slack.posted()] == ["kept"]

@@ -89,7 +89,7 @@ def test_slots_between_and_the_latest_slot_follow_the_local_wall_clock() -> None
 
 def test_slot_keys_are_utc_whatever_the_zone() -> None:
     slot = datetime(2026, 12, 1, 8, 0, tzinfo=BERLIN)
-    assert slot_key(slot) == "digest:2026-12-01T07:00:00+00:00"
+    assert slot_key(7, slot) == "digest:7:2026-12-01T07:00:00+00:00"
 
 
 def test_an_unknown_zone_is_refused() -> None:

@@ -22,8 +22,10 @@ class ConsoleOutbox:
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
 
-    async def find(self, channel: Channel, key: str, since: datetime) -> Posted | None:
-        del channel, key, since  # the terminal keeps no history to look in
+    async def find(
+        self, channel: Channel, key: str, since: datetime, *, thread_id: str | None = None
+    ) -> Posted | None:
+        del channel, key, since, thread_id  # the terminal keeps no history to look in
         return None
 
     async def post(

@@ -141,7 +141,10 @@ class Deliverer:
             try:
                 if may_have_posted:
                     found = await outbox.find(
-                        channel, delivery.slot_key, delivery.slot_at - FIND_MARGIN
+                        channel,
+                        delivery.slot_key,
+                        delivery.slot_at - FIND_MARGIN,
+                        thread_id=thread_id,
                     )
                     if found is not None:
                         log.info(

@@ -24,10 +24,12 @@ from bot.service import BriefingService, IngestResult
 log = logging.getLogger(__name__)
 
 
-def update_key(story_id: str, briefing: Briefing) -> str:
-    """The delivery key of a live update: the story and a hash of its new points."""
+def update_key(subscription_id: int, story_id: str, briefing: Briefing) -> str:
+    """The delivery key of a live update: the subscription, the story and a hash of its
+    new points."""
     texts = "\n".join(point.text for story in briefing.stories for point in story.key_points)
-    return f"update:{story_id}:{hashlib.sha256(texts.encode('utf-8')).hexdigest()[:16]}"
+    digest = hashlib.sha256(texts.encode("utf-8")).hexdigest()[:16]
+    return f"update:{subscription_id}:{story_id}:{digest}"
 
 
 class LiveUpdates:
@@ -100,7 +102,7 @@ class LiveUpdates:
         return await self.deliverer.deliver(
             sub,
             DeliveryKind.UPDATE,
-            update_key(story_id, update),
+            update_key(sub.id, story_id, update),
             now,
             build,
             story_id=story_id,

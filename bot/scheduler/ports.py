@@ -41,9 +41,12 @@ class Outbox(Protocol):
 
     platform: Platform
 
-    async def find(self, channel: Channel, key: str, since: datetime) -> Posted | None:
-        """The message carrying delivery ``key`` posted to ``channel`` after ``since``, or
-        ``None``. Raises ``DeliveryError`` when the platform cannot be asked."""
+    async def find(
+        self, channel: Channel, key: str, since: datetime, *, thread_id: str | None = None
+    ) -> Posted | None:
+        """The message carrying delivery ``key`` posted to ``channel`` (in ``thread_id``,
+        for a live update) after ``since``, or ``None``. Raises ``DeliveryError`` when the
+        platform cannot be asked."""
         ...
 
     async def post(

@@ -193,6 +193,8 @@ class DigestScheduler:
     ) -> Outcome:
         """Deliver the subscription's digest of ``slot_at`` once."""
 
+        assert subscription.id is not None
+
         async def build() -> Briefing:
             return await self.service.digest(subscription, slot_at=slot_at, late=late)
 
@@ -200,7 +202,7 @@ class DigestScheduler:
             outcome = await self.deliverer.deliver(
                 subscription,
                 DeliveryKind.DIGEST,
-                slot_key(slot_at),
+                slot_key(subscription.id, slot_at),
                 slot_at,
                 build,
                 late=late,
@@ -263,7 +265,7 @@ class DigestScheduler:
                     skipped[0].isoformat(),
                     skipped[-1].isoformat(),
                 )
-            if now - due > self.grace or (sub.id, slot_key(due)) in resumed:
+            if now - due > self.grace or (sub.id, slot_key(sub.id, due)) in resumed:
                 continue
             log.info(
                 "subscription %d (%s in %s): delivering the missed digest of %s, late",

@@ -78,6 +78,8 @@ def latest_slot(schedule: Schedule, zone: ZoneInfo, moment: datetime) -> datetim
     return found
 
 
-def slot_key(slot_at: datetime) -> str:
-    """The delivery key of a digest slot: ``digest:2026-12-01T07:00:00+00:00`` (UTC)."""
-    return "digest:" + slot_at.astimezone(UTC).isoformat(timespec="seconds")
+def slot_key(subscription_id: int, slot_at: datetime) -> str:
+    """The delivery key of a digest slot: ``digest:7:2026-12-01T07:00:00+00:00`` (the
+    subscription, and the slot in UTC). The subscription is in it because the platform
+    lookup searches a channel, and two subscriptions of one channel may share a slot."""
+    return f"digest:{subscription_id}:" + slot_at.astimezone(UTC).isoformat(timespec="seconds")

@@ -31,6 +31,13 @@ restores them, and ``connected(fake, client)`` logs a client in, reads the gatew
             callback = await fake_discord.wait_for_callback(interaction.id)
             assert callback.type == 5
 
+A bot's ``POST /channels/{id}/messages`` honours ``nonce`` with ``enforce_nonce`` (the same
+nonce in the same channel within ``nonce_window`` seconds, 5 minutes by default, answers with
+the earlier message and creates none), and ``GET /channels/{id}/messages`` pages with
+``before``/``after``/``limit``, newest first, as Discord does. For crash tests, posts pass
+the stages of ``PostStages`` (``on_post``, ``hold_posts``, ``release``, ``wait_for_held``):
+before they are stored, once stored but unanswered, and once answered.
+
 Every REST request is recorded (``fake.calls``, ``calls_to(route)``), as are interaction
 callbacks (``fake.callbacks``), frames the client sent (``fake.received``) and events sent to
 it (``fake.dispatched``). Failures can be scripted per route (``fail_next``, ``forbid_next``,
@@ -65,7 +72,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import BodyPartReader, WSMsgType, web
 
-from tests.fakes.aioserver import ThreadedAioServer
+from tests.fakes.slack import PostStages
 
 if TYPE_CHECKING:
     import discord
@@ -141,6 +148,9 @@ MAX_AUTHOR_NAME = 256
 MAX_EMBEDS_TOTAL = 6000
 MAX_CHOICES = 25
 MAX_THREAD_NAME = 100
+MAX_NONCE = 25
+MAX_MESSAGES_PAGE = 100
+NONCE_WINDOW = 300.0  # seconds: "the past few minutes" of Discord's enforce_nonce
 
 # message flags
 EPHEMERAL = 1 << 6
@@ -177,6 +187,7 @@ ROUTES: tuple[str, ...] = (
     "PATCH /webhooks/{application_id}/{interaction_token}/messages/{message_id}",
     "DELETE /webhooks/{application_id}/{interaction_token}/messages/{message_id}",
     "GET /channels/{channel_id}",
+    "GET /channels/{channel_id}/messages",
     "POST /channels/{channel_id}/messages",
     "GET /channels/{channel_id}/messages/{message_id}",
     "PATCH /channels/{channel_id}/messages/{message_id}",
@@ -651,7 +662,7 @@ def compute_permissions(guild: FakeGuild, user_id: int, channel: FakeChannel | N
 # -- the fake --
 
 
-class FakeDiscord(ThreadedAioServer):
+class FakeDiscord(PostStages):
     """The fake Discord server; start it with ``with`` / ``async with`` or the fixture.
 
     By default it has one application and its bot user, one guild (``guild``) owned by
@@ -670,9 +681,14 @@ class FakeDiscord(ThreadedAioServer):
         bot_name: str = "briefbot",
         privileged_intents: int = 0,
         callback_deadline: float | None = None,
+        nonce_window: float = NONCE_WINDOW,
     ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        # Seconds a message's nonce is remembered for ``enforce_nonce`` (Discord: minutes).
+        self.nonce_window = nonce_window
+        # (channel id, author id, nonce) -> (message id, time.monotonic() when created)
+        self._nonces: dict[tuple[int, int, str], tuple[str, float]] = {}
         # The privileged intents enabled for the app (developer portal): asking for others
         # closes the gateway with 4014, as Discord does.
         self.privileged_intents = privileged_intents
@@ -932,13 +948,16 @@ class FakeDiscord(ThreadedAioServer):
             return [dict(m) for m in found[1].messages] if found else []
 
     def posted(self, channel_id: int | str | None = None) -> list[dict[str, Any]]:
-        """The messages the bot posted with ``POST /channels/{id}/messages``, oldest first."""
+        """The messages the bot posted with ``POST /channels/{id}/messages``, oldest first;
+        each once (a post that ``enforce_nonce`` answered with an earlier message made none)."""
         with self._lock:
-            found = [
-                dict(c.response)
-                for c in self.calls
-                if c.route == "POST /channels/{channel_id}/messages" and c.status == 200
-            ]
+            found = list(
+                {
+                    c.response["id"]: dict(c.response)
+                    for c in reversed(self.calls)
+                    if c.route == "POST /channels/{channel_id}/messages" and c.status == 200
+                }.values()
+            )[::-1]
         if channel_id is not None:
             found = [m for m in found if m["channel_id"] == str(channel_id)]
         return found
@@ -1536,18 +1555,38 @@ class FakeDiscord(ThreadedAioServer):
             files,
             time.monotonic(),
         )
+        posting = route == "POST /channels/{channel_id}/messages"
+        sent = body if isinstance(body, dict) else {}
+        staged = {"channel_id": params.get("channel_id", ""), **sent} if posting else {}
+        if posting and not await self._at_stage("before_store", staged):
+            call.status = 0  # lost before Discord answered
+            with self._lock:
+                self.calls.append(call)
+            self._changed()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the closed connection
         status, headers, response = await self._answer(call)
         call.status, call.response = status, response
         with self._lock:
             self.calls.append(call)
         self._changed()
+        stored = posting and status == 200
+        if stored:
+            await self._at_stage("after_store", staged)
         if status == 204:
             return web.Response(status=204, headers=headers)
         # Exactly "application/json", as Discord sends it: discord.py decodes nothing else.
-        body = json.dumps(response).encode()
-        return web.Response(
-            body=body, status=status, headers={**headers, "Content-Type": "application/json"}
+        answer = web.Response(
+            body=json.dumps(response).encode(),
+            status=status,
+            headers={**headers, "Content-Type": "application/json"},
         )
+        if stored and self._staged("after_response"):
+            await answer.prepare(request)
+            await answer.write_eof()
+            await self._at_stage("after_response", staged)
+        return answer
 
     async def _answer(self, call: RestCall) -> tuple[int, dict[str, str], Any]:
         with self._lock:
@@ -1871,6 +1910,20 @@ class FakeDiscord(ThreadedAioServer):
             channel.archived = False  # sending unarchives an unlocked thread
         body = call.json if isinstance(call.json, dict) else {}
         validate_message(body, files=len(call.files))
+        nonce = body.get("nonce")
+        if nonce is not None:
+            nonce = str(nonce)
+            if len(nonce) > MAX_NONCE:
+                raise form_error({"nonce": _max_length(MAX_NONCE)})
+            earlier = self._nonces.get((channel.id, self.bot.id, nonce))
+            if (
+                earlier is not None
+                and _truthy(body.get("enforce_nonce"))
+                and time.monotonic() - earlier[1] < self.nonce_window
+            ):
+                same = next((m for m in channel.messages if m["id"] == earlier[0]), None)
+                if same is not None:  # Discord answers with it and creates nothing
+                    return 200, {**same, "nonce": nonce}
         reference = body.get("message_reference")
         if reference and not any(
             m["id"] == str(reference.get("message_id")) for m in channel.messages
@@ -1890,7 +1943,43 @@ class FakeDiscord(ThreadedAioServer):
         if not perms & EMBED_LINKS:
             message["embeds"] = []  # Discord drops them silently
         channel.messages.append(message)
-        return 200, message
+        if nonce is None:
+            return 200, message
+        self._nonces[(channel.id, self.bot.id, nonce)] = (message["id"], time.monotonic())
+        return 200, {**message, "nonce": nonce}  # the create answer has it, fetches do not
+
+    def _get_messages(self, call: RestCall) -> tuple[int, Any]:
+        """A page of a channel's messages, newest first, as Discord gives them: the newest
+        ``limit`` (1-100, default 50) before ``before`` (or of all), or with ``after`` the
+        ``limit`` messages right after it (still newest first: page on from the first's
+        id). Without Read Message History the page is empty."""
+        guild, channel = self._visible_channel(call)
+        if not compute_permissions(guild, self.bot.id, channel) & READ_MESSAGE_HISTORY:
+            return 200, []
+        limit = _int(call.query.get("limit") or "50")
+        if not 1 <= limit <= MAX_MESSAGES_PAGE:
+            raise form_error(
+                {
+                    "limit": {
+                        "_errors": [
+                            {
+                                "code": "NUMBER_TYPE_MAX",
+                                "message": f"int value should be <= {MAX_MESSAGES_PAGE}.",
+                            }
+                        ]
+                    }
+                }
+            )
+        messages = sorted(channel.messages, key=lambda m: int(m["id"]))  # oldest first
+        if "after" in call.query:
+            after = _int(call.query["after"])
+            page = [m for m in messages if int(m["id"]) > after][:limit]
+        else:
+            if "before" in call.query:
+                before = _int(call.query["before"])
+                messages = [m for m in messages if int(m["id"]) < before]
+            page = messages[-limit:]
+        return 200, [dict(m) for m in reversed(page)]
 
     def _get_message(self, call: RestCall) -> tuple[int, Any]:
         _, channel = self._visible_channel(call)
@@ -2149,6 +2238,7 @@ _HANDLERS: dict[str, Callable[[FakeDiscord, RestCall], tuple[int, Any]]] = {
         FakeDiscord._delete_webhook_message
     ),
     "GET /channels/{channel_id}": FakeDiscord._get_channel,
+    "GET /channels/{channel_id}/messages": FakeDiscord._get_messages,
     "POST /channels/{channel_id}/messages": FakeDiscord._post_message,
     "GET /channels/{channel_id}/messages/{message_id}": FakeDiscord._get_message,
     "PATCH /channels/{channel_id}/messages/{message_id}": FakeDiscord._edit_message,

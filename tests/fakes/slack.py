@@ -18,8 +18,19 @@ same started fake serves sync and async tests alike:
 - ``{url}/response/<id>``: each slash command's ``response_url``; JSON posted there is kept.
 
 Every Web API request is recorded (``fake.calls``), posted messages are kept per channel and
-thread (``fake.posted``, ``fake.history``), and failures can be scripted per method
-(``fail_next``, ``rate_limit_next``). Requests are validated as Slack does: the bot token (or
+thread (``fake.posted``, ``fake.history``) with their ``metadata``, and failures can be
+scripted per method (``fail_next``, ``rate_limit_next``). ``conversations.history`` and
+``conversations.replies`` page with ``limit`` and ``cursor`` and show ``metadata`` only with
+``include_all_metadata``, as Slack does.
+
+``FakeSlack(pace_per_channel=1.0)`` paces ``chat.postMessage`` as Slack does (about one
+message per second per channel): a post within that many seconds of the channel's previous
+accepted one gets a 429 with ``Retry-After`` (``accepted_posts`` and ``paced_posts`` count
+them). For crash tests, ``on_post(callback, stage=...)`` runs ``callback(params)`` in a
+worker thread when a ``chat.postMessage`` arrives (``"before_store"``), once it is stored
+(``"after_store"``, before the answer) or once it is answered (``"after_response"``);
+``hold_posts(stage)`` keeps posts waiting there until ``release()`` (``wait_for_held``
+says when one is waiting). Requests are validated as Slack does: the bot token (or
 the app-level token for ``apps.connections.open``), a known channel, and Block Kit limits
 (50 blocks, 3000-character section text, 150-character header).
 
@@ -41,9 +52,11 @@ was seen when the wait runs out.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import math
 import time
 import uuid
 from collections import deque
@@ -73,6 +86,7 @@ _FIRST_TS = 1741600000_000100  # microseconds: "1741600000.000100"
 _TS_STEP = 100
 
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+POST_STAGES = ("before_store", "after_store", "after_response")
 _JSON_PARAMS = ("blocks", "attachments", "metadata")
 
 
@@ -140,6 +154,15 @@ class Failure:
 
     def body(self) -> dict[str, Any]:
         return {"ok": False, "error": self.error}
+
+
+@dataclass
+class PostHook:
+    """A callback run when a ``chat.postMessage`` reaches ``stage`` (see ``on_post``)."""
+
+    callback: Callable[[dict[str, Any]], object]
+    stage: str
+    drop: bool = False  # before_store: then lose the request (nothing stored, no answer)
 
 
 @dataclass
@@ -249,10 +272,108 @@ def validate_blocks(blocks: Any) -> None:
                 )
 
 
+class PostStages(ThreadedAioServer):
+    """A chat fake whose posts (Slack's ``chat.postMessage``, Discord's ``POST
+    /channels/{id}/messages``) pass three stages a crash test can act at: ``before_store``
+    (arrived, nothing stored), ``after_store`` (stored, not answered), ``after_response``
+    (answered). ``on_post`` runs a callback there; ``hold_posts`` keeps posts waiting there
+    until ``release``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: list[PostHook] = []
+        self._holds: dict[str, asyncio.Event] = {}  # stage -> set when released
+        self.held: list[dict[str, Any]] = []  # the params of posts waiting at a hold now
+        self.held_total = 0  # posts that ever waited at a hold
+
+    def on_post(
+        self,
+        callback: Callable[[dict[str, Any]], object],
+        *,
+        stage: str = "after_store",
+        drop: bool = False,
+    ) -> PostHook:
+        """Run ``callback(params)`` (in a worker thread, so it may block, e.g. to SIGKILL
+        the bot and wait for it to die) when a post reaches ``stage``:
+
+        - ``"before_store"``: the request arrived, nothing is stored yet; with ``drop`` the
+          request is then lost (nothing stored, the connection closed unanswered);
+        - ``"after_store"``: the message is stored, the answer not yet sent;
+        - ``"after_response"``: the answer has been sent.
+
+        The answer waits for the callback. Remove it with ``remove_hook``."""
+        if stage not in POST_STAGES:
+            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
+        if drop and stage != "before_store":
+            raise ValueError("only a before_store hook can drop the request")
+        hook = PostHook(callback, stage, drop)
+        with self._lock:
+            self._hooks.append(hook)
+        return hook
+
+    def remove_hook(self, hook: PostHook) -> None:
+        with self._lock:
+            if hook in self._hooks:
+                self._hooks.remove(hook)
+
+    def hold_posts(self, stage: str = "before_store") -> None:
+        """Keep every post that reaches ``stage`` waiting there until
+        ``release()``; ``held`` lists the waiting posts' params."""
+        if stage not in POST_STAGES:
+            raise ValueError(f"stage must be one of {POST_STAGES}, not {stage!r}")
+        with self._lock:
+            self._holds.setdefault(stage, asyncio.Event())
+
+    def release(self) -> None:
+        """Let every held post go on, and hold no more."""
+        with self._lock:
+            holds = list(self._holds.values())
+            self._holds.clear()
+        loop = self._loop
+        for event in holds:
+            if loop is not None:
+                loop.call_soon_threadsafe(event.set)
+            else:
+                event.set()
+
+    async def wait_for_held(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` posts have waited at a hold (since the fake started);
+        return the params of those waiting now."""
+        await self._wait(lambda: self.held_total >= count, timeout, f"{count} held posts")
+        with self._lock:
+            return [dict(p) for p in self.held]
+
+    async def _at_stage(self, stage: str, params: dict[str, Any]) -> bool:
+        """Run the hooks and the hold of ``stage``; ``False``: drop the request."""
+        with self._lock:
+            hooks = [h for h in self._hooks if h.stage == stage]
+            hold = self._holds.get(stage)
+        drop = False
+        for hook in hooks:
+            await asyncio.to_thread(hook.callback, dict(params))
+            drop = drop or hook.drop
+        if hold is not None:
+            with self._lock:
+                self.held.append(params)
+                self.held_total += 1
+            self._changed()
+            try:
+                await hold.wait()
+            finally:
+                with self._lock:
+                    self.held.remove(params)
+                self._changed()
+        return not drop
+
+    def _staged(self, stage: str) -> bool:
+        with self._lock:
+            return stage in self._holds or any(h.stage == stage for h in self._hooks)
+
+
 # -- the fake --
 
 
-class FakeSlack(ThreadedAioServer):
+class FakeSlack(PostStages):
     """The fake Slack server; start it with ``with`` / ``async with`` or the fixture."""
 
     thread_name = "fake-slack"
@@ -270,6 +391,7 @@ class FakeSlack(ThreadedAioServer):
         bot_user_id: str = "U0FAKEBOT01",
         bot_name: str = "briefbot",
         auto_channels: bool = True,
+        pace_per_channel: float | None = None,
     ) -> None:
         super().__init__()
         self.bot_token = bot_token
@@ -283,6 +405,10 @@ class FakeSlack(ThreadedAioServer):
         self.bot_name = bot_name
         # auto_channels: a channel id never added is taken as a public channel the bot is in.
         self.auto_channels = auto_channels
+        # Seconds between accepted chat.postMessage calls per channel (Slack: about 1).
+        self.pace_per_channel = pace_per_channel
+        self.accepted_posts = 0  # chat.postMessage calls that stored a message
+        self.paced_posts = 0  # chat.postMessage calls refused with 429 by the pacing
 
         self.default_channel = "C0FAKEGEN01"
         self.default_user = "U0FAKEUSR01"
@@ -306,6 +432,7 @@ class FakeSlack(ThreadedAioServer):
         self._tickets: set[str] = set()
         self._sockets: list[tuple[int, web.WebSocketResponse]] = []  # open, oldest first
         self._events: dict[str, dict[str, Any]] = {}  # envelope_id -> envelope body
+        self._last_post: dict[str, float] = {}  # channel -> monotonic time of its last post
 
     # -- setup --
 
@@ -361,6 +488,13 @@ class FakeSlack(ThreadedAioServer):
         ``account_inactive``, ``ratelimited`` (see ``rate_limit_next`` for the 429).
         """
         self._script(method, Failure(error), times)
+
+    def fail_next_with_status(
+        self, method: str, status: int, *, error: str = "fatal_error", times: int = 1
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` (a 500 or 503
+        as Slack's edge sends when it is down) and ``{"ok": false, "error": error}``."""
+        self._script(method, Failure(error, status), times)
 
     def rate_limit_next(self, method: str, *, retry_after: int = 0, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
@@ -728,12 +862,28 @@ class FakeSlack(ThreadedAioServer):
         if auth.startswith("Bearer "):
             token = auth.removeprefix("Bearer ")
         call = ApiCall(method, token, params, time.monotonic(), request.method)
+        posting = method == "chat.postMessage"
+        if posting and not await self._at_stage("before_store", params):
+            with self._lock:
+                self.calls.append(call)  # status 0: lost before Slack answered
+            call.status = 0
+            self._changed()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never reaches the closed connection
         status, headers, response = self._answer(call)
         call.status, call.response = status, response
         with self._lock:
             self.calls.append(call)
         self._changed()
-        return web.json_response(response, status=status, headers=headers)
+        if posting and call.ok:
+            await self._at_stage("after_store", params)
+        answer = web.json_response(response, status=status, headers=headers)
+        if posting and call.ok and self._staged("after_response"):
+            await answer.prepare(request)
+            await answer.write_eof()
+            await self._at_stage("after_response", params)
+        return answer
 
     def _answer(self, call: ApiCall) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self._lock:
@@ -747,6 +897,9 @@ class FakeSlack(ThreadedAioServer):
         token_error = self._check_token(call)
         if token_error:
             return 200, {}, {"ok": False, "error": token_error}
+        paced = self._paced(call)
+        if paced is not None:
+            return paced.status, paced.headers, paced.body()
         try:
             with self._lock:
                 response = handler(self, call.params)
@@ -757,6 +910,20 @@ class FakeSlack(ThreadedAioServer):
                 body["response_metadata"] = {"messages": [f"[ERROR] {exc.detail}"]}
             return 200, {}, body
         return 200, {}, {"ok": True, **response}
+
+    def _paced(self, call: ApiCall) -> Failure | None:
+        """The 429 of a post too soon after its channel's previous one, when pacing."""
+        if call.method != "chat.postMessage" or self.pace_per_channel is None:
+            return None
+        channel = str(call.params.get("channel", ""))
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_post.get(channel)
+            if last is not None and now - last < self.pace_per_channel:
+                self.paced_posts += 1
+                wait = max(1, math.ceil(self.pace_per_channel - (now - last)))
+                return Failure("ratelimited", 429, {"Retry-After": str(wait)})
+        return None
 
     def _check_token(self, call: ApiCall) -> str | None:
         if not call.token:
@@ -866,6 +1033,8 @@ class FakeSlack(ThreadedAioServer):
             if _truthy(params.get("reply_broadcast")):
                 message["subtype"] = "thread_broadcast"
         channel.messages.append(message)
+        self.accepted_posts += 1
+        self._last_post[channel.id] = time.monotonic()
         shown = {k: v for k, v in message.items() if k != "reply_users"}
         return {"channel": channel.id, "ts": ts, "message": shown}
 
@@ -922,15 +1091,18 @@ class FakeSlack(ThreadedAioServer):
             or m.get("subtype") == "thread_broadcast"
         ]
         newest_first = [m for m in reversed(top) if _in_range(m["ts"], params)]
-        limit = int(params.get("limit") or 100)
-        page = newest_first[:limit]
+        start = _cursor_ts(params)
+        if start is not None:  # this page starts at the cursor's message, going back
+            newest_first = [m for m in newest_first if _micros(m["ts"]) <= start]
+        limit = _limit(params, 100)
+        page, rest = newest_first[:limit], newest_first[limit:]
         return {
             "messages": [_shown(m, with_metadata) for m in page],
-            "has_more": len(newest_first) > limit,
+            "has_more": bool(rest),
             "pin_count": 0,
             "channel_actions_ts": None,
             "channel_actions_count": 0,
-            "response_metadata": {"next_cursor": ""},
+            "response_metadata": {"next_cursor": _cursor(rest[0]["ts"]) if rest else ""},
         }
 
     def _conversations_replies(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -943,11 +1115,15 @@ class FakeSlack(ThreadedAioServer):
         with_metadata = _truthy(params.get("include_all_metadata"))
         thread = [m for m in channel.messages if m["ts"] == root or m.get("thread_ts") == root]
         thread = [m for m in thread if m["ts"] == root or _in_range(m["ts"], params)]
-        limit = int(params.get("limit") or 1000)
+        start = _cursor_ts(params)
+        if start is not None:  # a later page: from the cursor's reply on, no parent
+            thread = [m for m in thread if m["ts"] != root and _micros(m["ts"]) >= start]
+        limit = _limit(params, 1000)
+        page, rest = thread[:limit], thread[limit:]
         return {
-            "messages": [_shown(m, with_metadata) for m in thread[:limit]],
-            "has_more": len(thread) > limit,
-            "response_metadata": {"next_cursor": ""},
+            "messages": [_shown(m, with_metadata) for m in page],
+            "has_more": bool(rest),
+            "response_metadata": {"next_cursor": _cursor(rest[0]["ts"]) if rest else ""},
         }
 
     def _reactions_add(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -1088,6 +1264,40 @@ def _format_ts(micros: int) -> str:
 
 def _digits(n: int) -> str:
     return str(uuid.uuid4().int)[:n]
+
+
+def _cursor(ts: str) -> str:
+    """A page cursor as Slack makes them: base64 of ``next_ts:<ts without the dot>``."""
+    return base64.b64encode(f"next_ts:{_micros(ts)}".encode()).decode()
+
+
+def _micros(ts: str) -> int:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds) * 1_000_000 + int((fraction + "000000")[:6])
+
+
+def _cursor_ts(params: Mapping[str, Any]) -> int | None:
+    """The ts (in microseconds) a ``cursor`` points at; ``invalid_cursor`` for one we never
+    made."""
+    cursor = params.get("cursor")
+    if not cursor:
+        return None
+    try:
+        text = base64.b64decode(str(cursor), validate=True).decode()
+        digits = text.removeprefix("next_ts:")
+        if digits == text or not digits.isdigit():
+            raise ValueError(text)
+    except ValueError:
+        raise SlackValidationError("invalid_cursor") from None
+    return int(digits)
+
+
+def _limit(params: Mapping[str, Any], default: int) -> int:
+    try:
+        limit = int(params.get("limit") or default)
+    except (TypeError, ValueError):
+        raise SlackValidationError("invalid_limit") from None
+    return max(1, min(limit, 999))
 
 
 def _in_range(ts: str, params: Mapping[str, Any]) -> bool:

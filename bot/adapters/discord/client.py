@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -42,6 +42,9 @@ from bot.chat.inflight import InFlight
 from bot.config import Settings
 from bot.domain import Channel, Platform, Topic
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.adapters.discord.outbox import DiscordOutbox
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +174,13 @@ class DiscordBot:
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
         self._restore()
+
+    def outbox(self) -> DiscordOutbox:
+        """The scheduler's way of posting here: over this bot's REST client (once
+        ``start``ed)."""
+        from bot.adapters.discord.outbox import DiscordOutbox  # it imports this module
+
+        return DiscordOutbox(self.client)
 
     def _restore(self) -> None:
         """Leave discord.py's class attributes (REST base, gateway) as they were found."""

@@ -42,6 +42,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
     AsyncSingleTeamAuthorization,
 )
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -49,6 +50,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import SlackMessage, render_briefing, render_text
+from bot.adapters.slack.errors import TOKEN_ERRORS, slack_error
+from bot.adapters.slack.outbox import SlackOutbox
 from bot.chat.commands import (
     ChatCore,
     ChatReply,
@@ -87,18 +90,8 @@ USER_FIXES = {
     "account_inactive": "briefbot's Slack account is inactive (the app was removed or "
     "its token deactivated). Please tell the operator.",
 }
-# Errors that mean the token itself is unusable: the operator must act.
-TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 _ROLE_TTL = 300.0  # seconds a user's admin/owner flags are cached
 _RECORD_WAIT = 3.0  # seconds a reply to the bot's own message waits for its record
-
-
-def slack_error(exc: BaseException) -> str:
-    """Slack's error code of a failed Web API call (``not_in_channel``), or ``""``."""
-    if isinstance(exc, SlackApiError):
-        error = exc.response.get("error") if exc.response is not None else None
-        return str(error or "")
-    return ""
 
 
 def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
@@ -115,18 +108,22 @@ def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
-def make_web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
-    """A Web API client at ``BRIEFBOT_SLACK_API_URL``, retrying 429s and dropped
-    connections."""
+def make_web_client(
+    settings: Settings, token: str | None = None, *, retry_connections: bool = True
+) -> AsyncWebClient:
+    """A Web API client at ``BRIEFBOT_SLACK_API_URL``, retrying 429s (Slack posted nothing)
+    and, with ``retry_connections``, dropped connections. Scheduled deliveries go without
+    the latter: a post whose answer was lost may have been stored, and sending it again
+    blind would post it twice; their deliverer looks it up first instead."""
     secret = settings.slack_bot_token
+    handlers: list[AsyncRetryHandler] = [AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    if retry_connections:
+        handlers.insert(0, AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return AsyncWebClient(
         token=token if token is not None else (secret.get_secret_value() if secret else None),
         base_url=settings.slack_api_url,
         timeout=int(max(1, settings.http_timeout)),
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        ],
+        retry_handlers=handlers,
     )
 
 
@@ -234,6 +231,13 @@ class SlackBot:
                 self.settings.slack_host,
                 self.settings.slack_port,
             )
+
+    def outbox(self) -> SlackOutbox:
+        """The scheduler's way of posting here: over this app's client (once ``start``ed,
+        it knows the bot's user id)."""
+        return SlackOutbox(
+            make_web_client(self.settings, retry_connections=False), self._bot_user_id
+        )
 
     @property
     def http_port(self) -> int | None:

@@ -271,7 +271,7 @@ async def test_no_connection_is_retryable() -> None:
     assert "127.0.0.1" not in str(raised.value)
 
 
-async def test_the_slack_bots_outbox_posts_through_its_app_client(
+async def test_the_slack_bots_outbox_posts_through_a_client_that_never_resends_blind(
     fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(
@@ -283,7 +283,12 @@ async def test_the_slack_bots_outbox_posts_through_its_app_client(
         bot = SlackBot(settings, ChatCore(service))
         outbox = bot.outbox()
 
-        assert outbox.client is bot.app.client
+        # Its own client, at the same API: retrying 429s (nothing was posted) but not a
+        # dropped connection (the post may have been stored; the deliverer looks it up).
+        assert outbox.client is not bot.app.client
+        assert outbox.client.base_url == bot.app.client.base_url
+        handlers = {type(handler).__name__ for handler in outbox.client.retry_handlers}
+        assert handlers == {"AsyncRateLimitErrorRetryHandler"}
         posted = await outbox.post(CHANNEL, digest(), KEY)
         assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted
 

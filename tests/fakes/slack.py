@@ -316,6 +316,11 @@ class PostStages(ThreadedAioServer):
             if hook in self._hooks:
                 self._hooks.remove(hook)
 
+    def remove_hooks(self) -> None:
+        """Drop every hook (posts go through untouched again)."""
+        with self._lock:
+            self._hooks.clear()
+
     def hold_posts(self, stage: str = "before_store") -> None:
         """Keep every post that reaches ``stage`` waiting there until
         ``release()``; ``held`` lists the waiting posts' params."""
@@ -427,7 +432,7 @@ class FakeSlack(PostStages):
         self.socket_messages: list[str] = []  # raw text frames the client sent
 
         self._failures: dict[str, deque[Failure]] = {}
-        self._ts = itertools.count(_FIRST_TS, _TS_STEP)
+        self._last_ts = 0
         self._event_ts = itertools.count(_FIRST_TS - 50_000_000, _TS_STEP)  # before bot posts
         self._tickets: set[str] = set()
         self._sockets: list[tuple[int, web.WebSocketResponse]] = []  # open, oldest first
@@ -551,6 +556,13 @@ class FakeSlack(PostStages):
         if thread_ts is not None:
             found = [m for m in found if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
         return sorted(found, key=lambda m: m["ts"])
+
+    def _next_ts(self) -> int:
+        """A message ``ts`` as Slack makes them: the posting time in microseconds since the
+        epoch (``conversations.history``'s ``oldest`` compares against it), never repeated."""
+        with self._lock:
+            self._last_ts = max(_now_micros(), self._last_ts + _TS_STEP)
+            return self._last_ts
 
     def ack_for(self, envelope_id: str) -> Ack | None:
         with self._lock:
@@ -1019,7 +1031,7 @@ class FakeSlack(PostStages):
     def _chat_post_message(self, params: Mapping[str, Any]) -> dict[str, Any]:
         channel = self._writable_channel(params)
         content = self._content(params)
-        ts = _format_ts(next(self._ts))
+        ts = _format_ts(self._next_ts())
         message = self._bot_message(ts, content)
         thread_ts = params.get("thread_ts")
         if thread_ts:
@@ -1044,7 +1056,7 @@ class FakeSlack(PostStages):
         if not user or user not in self.users:
             raise SlackValidationError("user_not_in_channel")
         content = self._content(params)
-        ts = _format_ts(next(self._ts))
+        ts = _format_ts(self._next_ts())
         self.ephemerals.append(
             {**self._bot_message(ts, content), "channel": channel.id, "user": user}
         )
@@ -1059,7 +1071,7 @@ class FakeSlack(PostStages):
             raise SlackValidationError("cant_update_message")
         content = self._content(params)
         message.update(content)
-        message["edited"] = {"user": self.bot_user_id, "ts": _format_ts(next(self._ts))}
+        message["edited"] = {"user": self.bot_user_id, "ts": _format_ts(self._next_ts())}
         shown = {k: v for k, v in message.items() if k not in ("reply_users", "ts")}
         return {
             "channel": channel.id,
@@ -1256,6 +1268,10 @@ _METHODS: dict[str, Callable[[FakeSlack, Mapping[str, Any]], dict[str, Any]]] = 
 
 
 # -- helpers --
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
 
 
 def _format_ts(micros: int) -> str:

@@ -13,15 +13,24 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import build_service
 from bot.config import Settings, load_settings, save_topics
 from bot.domain import SourceHealth, Topic
-from bot.scheduler.polling import MIN_RETRY, Poller, PollOutcome, PollRound, health_report
+from bot.scheduler.polling import (
+    MIN_RETRY,
+    POLL_JOB,
+    POLL_TICK,
+    Poller,
+    PollOutcome,
+    PollRound,
+    health_report,
+)
 from bot.service import BriefingService, IngestResult
 from bot.store.topics import ADDED
 from tests.fakes.chat import NOW
@@ -355,3 +364,27 @@ async def test_one_host_gets_one_request_at_a_time_spaced_by_the_host_delay(
     assert min(gaps) >= delay - 0.05  # arrivals as the server recorded them
     (at_other,) = seen.times("other")
     assert at_other < at_busy[1]  # the other host did not wait for the busy one's turns
+
+
+async def test_the_poll_job_runs_a_round_at_once_then_every_tick_never_two_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_server: FakeHTTPServer
+) -> None:
+    url = serve_feed(http_server, "/rss", full_feed("https://l.example"))
+    polled = asyncio.Event()
+
+    async def on_ingested(result: IngestResult) -> None:
+        polled.set()
+
+    async with polling_service(tmp_path, monkeypatch, {"harbour": [url]}) as (service, settings):
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        Poller(service, settings, on_ingested=on_ingested).install(scheduler)
+        scheduler.start()
+        try:
+            await asyncio.wait_for(polled.wait(), timeout=30)
+            job = scheduler.get_job(POLL_JOB)
+        finally:
+            scheduler.shutdown(wait=False)
+
+    assert len(requests_to(http_server, "/rss")) == 1
+    assert job.trigger.interval == timedelta(seconds=POLL_TICK)
+    assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)

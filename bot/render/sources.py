@@ -78,9 +78,9 @@ def health_lines(rows: Sequence[HealthRow]) -> list[str]:
         if state == NEVER:
             lines.append("    never polled yet: polled at the next round of briefbot run")
             continue
-        success = health.last_success_at
+        success, count = health.last_success_at, health.last_articles
         lines.append(
-            f"    last success: {_at(success)} ({health.last_articles} articles)"
+            f"    last success: {_at(success)} ({count} article{'' if count == 1 else 's'})"
             if success is not None
             else "    last success: never"
         )

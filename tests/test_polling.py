@@ -32,6 +32,7 @@ from bot.scheduler.polling import (
     health_report,
 )
 from bot.service import BriefingService, IngestResult
+from bot.sources.gather import gather
 from bot.store.topics import ADDED
 from tests.fakes.chat import NOW
 from tests.fakes.http import FakeHTTPServer, Recorded, Reply
@@ -352,7 +353,9 @@ async def test_one_host_gets_one_request_at_a_time_spaced_by_the_host_delay(
             "BRIEFBOT_POLL_CONCURRENCY": "4",
             "BRIEFBOT_FETCH_FULL_TEXT": "true",
         }
+        warm = serve_feed(busy, "/warm", full_feed("https://l.example", "-warm"))
         async with polling_service(tmp_path, monkeypatch, topics, **env) as (service, settings):
+            await gather([warm], settings)  # the process's first request is slow to arrive
             done = await Poller(service, settings).poll_due()
 
     assert [outcome.ok for outcome in done.outcomes] == [True] * 4

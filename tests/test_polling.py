@@ -12,7 +12,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from bot.scheduler.polling import (
 )
 from bot.service import BriefingService, IngestResult
 from bot.sources.gather import gather
+from bot.store import Store
 from bot.store.topics import ADDED
 from tests.fakes.chat import NOW
 from tests.fakes.http import FakeHTTPServer, Recorded, Reply
@@ -48,6 +49,7 @@ from tests.fakes.news import (
     serve_feed,
     teaser,
 )
+from tests.fakes.postgres import postgres_server  # noqa: F401  (fixture)
 
 MINUTE = timedelta(minutes=1)
 
@@ -391,3 +393,39 @@ async def test_the_poll_job_runs_a_round_at_once_then_every_tick_never_two_at_a_
     assert len(requests_to(http_server, "/rss")) == 1
     assert job.trigger.interval == timedelta(seconds=POLL_TICK)
     assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'health.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_server").database()
+    with Store.open(url) as opened:
+        yield opened
+
+
+def test_health_is_kept_under_the_redacted_source_and_failures_count_in_a_row(
+    store: Store,
+) -> None:
+    source = "https://reader:hunter2@news.example/world.rss?token=abc123"
+    error = "HTTP 401 Unauthorized from https://reader:hunter2@news.example/world.rss"
+    health = store.health
+
+    first = health.record_failure(source, NOW, error, lambda n: NOW + n * MINUTE)
+    second = health.record_failure(source, NOW + MINUTE, error, lambda n: NOW + n * MINUTE)
+    assert (first.consecutive_failures, second.consecutive_failures) == (1, 2)
+    assert second.next_poll_at == NOW + 2 * MINUTE  # the backoff saw the stored count
+    back = health.record_success(source, NOW + 5 * MINUTE, 7, NOW + 20 * MINUTE)
+    assert (back.consecutive_failures, back.last_articles) == (0, 7)
+    assert (back.last_error_at, back.last_error) == (NOW + MINUTE, second.last_error)
+
+    (row,) = health.all()
+    assert row == back
+    assert row.source == "https://reader:***@news.example/world.rss?token=***"
+    assert health.get_many([source, "https://other.example/feed"]) == {source: row}
+    with store.engine.connect() as connection:
+        stored = str(connection.exec_driver_sql("SELECT * FROM source_health").all())
+    assert "hunter2" not in stored
+    assert "abc123" not in stored

@@ -21,11 +21,14 @@ pytest_plugins = ["tests.fakes.llm_briefer", "tests.fakes.chat"]
 
 @pytest.fixture(autouse=True)
 def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with no briefbot/OpenAI/Slack/Discord settings and its own data dir."""
+    """Each test starts with no briefbot/OpenAI/Slack/Discord settings (but a host delay of
+    0) and its own data dir."""
     for key in list(os.environ):
         if key.startswith(("BRIEFBOT_", "OPENAI_", "SLACK_", "DISCORD_")) or key == "DATABASE_URL":
             monkeypatch.delenv(key)
     monkeypatch.setenv("BRIEFBOT_DATA_DIR", str(tmp_path / "data"))
+    # Every fake server is on 127.0.0.1: no per-host politeness unless a test asks for it.
+    monkeypatch.setenv("BRIEFBOT_HOST_DELAY", "0")
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
 
 

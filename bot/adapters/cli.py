@@ -355,6 +355,31 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command()
+def sources(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: text or json.")] = (
+        "text"
+    ),
+) -> None:
+    """Each tracked source's health: its topics, last success, last error, consecutive
+    failures and next poll (``briefbot run`` polls them)."""
+
+    async def run() -> None:
+        from bot.render.sources import health_lines, to_json_list
+        from bot.scheduler.polling import health_report
+
+        output = _format(fmt, ("text", "json"))
+        async with _topics_service() as service:
+            report = await health_report(service)
+        rows = [(tracked.topics, health) for tracked, health in report]
+        if output == "json":
+            console.emit(json.dumps(to_json_list(rows), ensure_ascii=False, indent=2))
+            return
+        console.emit("\n".join(health_lines(rows)))
+
+    _run(run)
+
+
 def _topics_service() -> BriefingService:
     """A service for editing topics: no model, and the store only opened, never written."""
     return build_service(_settings(), force_llm=False)

@@ -2,6 +2,10 @@
 
 ``Fetcher`` wraps an ``httpx2.AsyncClient``. Every request:
 
+- takes its host's turn (``HostGates``): at most one request at a time to a host (name
+  and port), at least ``settings.host_delay`` seconds between the starts of two, across
+  every fetcher of the event loop (each poll and gather makes its own), while other hosts
+  go on; ``BRIEFBOT_HOST_DELAY=0`` turns this politeness off;
 - waits for one of ``settings.fetch_concurrency`` slots (shared by feeds and pages);
 - sends ``settings.user_agent`` and, for feeds, ``If-None-Match`` /
   ``If-Modified-Since`` from the remembered validators;
@@ -26,6 +30,9 @@ import asyncio
 import logging
 import os
 import ssl
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
@@ -139,6 +146,75 @@ def _connect_reason(exc: BaseException) -> str:
     return lowered if lowered.startswith("connection ") else reason
 
 
+class _Host:
+    """One host's turn: who holds it, and when its latest request started."""
+
+    __slots__ = ("last_start", "lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last_start: float | None = None  # the event loop's clock
+        self.users = 0
+
+    def started(self) -> None:
+        """The request of this turn starts now (the next one waits ``delay`` from here)."""
+        self.last_start = asyncio.get_running_loop().time()
+
+
+class HostGates:
+    """Per-host politeness for one event loop: one request at a time to each host, and at
+    least ``delay`` seconds from the start of one to the start of the next. A request
+    waiting for its host's turn holds no fetch slot, so other hosts are not held up.
+
+    Redirect hops ride on the turn of the URL first asked for."""
+
+    PRUNE_AT = 1024  # hosts remembered before idle ones are forgotten
+
+    def __init__(self) -> None:
+        self._hosts: dict[Origin, _Host] = {}
+
+    @asynccontextmanager
+    async def turn(self, origin: Origin, delay: float) -> AsyncIterator[_Host]:
+        """Wait for ``origin``'s turn; the caller calls ``started()`` as its request starts."""
+        host = self._hosts.get(origin)
+        if host is None:
+            if len(self._hosts) >= self.PRUNE_AT:
+                self._prune(delay)
+            host = self._hosts[origin] = _Host()
+        host.users += 1
+        try:
+            async with host.lock:
+                loop = asyncio.get_running_loop()
+                if host.last_start is not None:
+                    wait = host.last_start + delay - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                yield host
+        finally:
+            host.users -= 1
+
+    def _prune(self, delay: float) -> None:
+        """Forget hosts nobody is waiting for whose latest request is past the delay."""
+        now = asyncio.get_running_loop().time()
+        for origin, host in list(self._hosts.items()):
+            if not host.users and (host.last_start is None or now - host.last_start >= delay):
+                del self._hosts[origin]
+
+
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HostGates] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def host_gates() -> HostGates:
+    """The running event loop's ``HostGates`` (asyncio locks belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    gates = _GATES.get(loop)
+    if gates is None:
+        gates = _GATES[loop] = HostGates()
+    return gates
+
+
 class Fetcher:
     """Fetches URLs for one gather or discovery run (see the module docstring)."""
 
@@ -182,7 +258,26 @@ class Fetcher:
         or on ``origin`` it is still fetched through a pinned client (any
         address allowed), and a refusal names the chat rule.
         """
+        here = origin_of(url) if self._settings.host_delay > 0 else None
+        if here is None:  # politeness off (or a URL without a host, refused below)
+            return await self._fetch(url, origin, trusted, chat, validators, accept, None)
+        async with host_gates().turn(here, self._settings.host_delay) as host:
+            return await self._fetch(url, origin, trusted, chat, validators, accept, host)
+
+    async def _fetch(
+        self,
+        url: str,
+        origin: Origin | None,
+        trusted: bool,
+        chat: bool,
+        validators: Validators | None,
+        accept: str,
+        host: _Host | None,
+    ) -> Fetched:
+        """``get`` once its host's turn came: a fetch slot, the deadline, plain errors."""
         async with self._slots:
+            if host is not None:
+                host.started()
             try:
                 async with asyncio.timeout(self._deadline):
                     return await self._get(url, origin, trusted, chat, validators, accept)

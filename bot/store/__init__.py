@@ -11,6 +11,7 @@ newest revision before returning. The repositories:
 - ``spend``: tokens spent and the usage of saved briefings (``bot.store.spend``);
 - ``feeds``: conditional-GET validators and when each source was gathered
   (``bot.store.feeds``);
+- ``health``: how polling each source goes (``bot.store.health``);
 - ``topic_sources``: feeds added to or taken off topics from chat, and ``events``: platform
   deliveries already answered (``bot.store.topics``);
 - ``deliveries``: each digest slot and live update, claimed before it is posted
@@ -36,6 +37,7 @@ from bot.store.deliveries import DeliveryRepository
 from bot.store.engine import create_store_engine
 from bot.store.feeds import FeedStateRepository
 from bot.store.leader import LeaderLock, leader_lock
+from bot.store.health import SourceHealthRepository
 from bot.store.migrate import upgrade
 from bot.store.spend import SpendRepository
 from bot.store.subscriptions import SubscriptionRepository
@@ -63,6 +65,7 @@ class Store:
         self.subscriptions = SubscriptionRepository(db)
         self.spend = SpendRepository(db)
         self.feeds = FeedStateRepository(db)
+        self.health = SourceHealthRepository(db)
         self.topic_sources = TopicSourceRepository(db)
         self.events = EventRepository(db)
         self.deliveries = DeliveryRepository(db)

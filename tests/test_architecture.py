@@ -18,7 +18,13 @@ BOT = ROOT / "bot"
 
 # The one composer of adapters is ``run`` (``briefbot run`` serves every platform at once),
 # and the CLI's ``run`` command starts it; no other adapter knows another.
-ADAPTER_EDGES = {("cli", "run"), ("run", "console_channel"), ("run", "discord"), ("run", "slack")}
+ADAPTER_EDGES = {
+    ("cli", "run"),
+    ("run", "console_channel"),
+    ("run", "console_outbox"),
+    ("run", "discord"),
+    ("run", "slack"),
+}
 
 
 def test_adapters_never_import_each_other() -> None:

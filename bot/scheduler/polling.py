@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.config import Settings, parse_duration
-from bot.domain import SourceHealth, Topic
+from bot.domain import SourceHealth, Topic, topic_key
 from bot.redact import redact
 from bot.service import BriefingService, IngestResult
 
@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll"
 POLL_TICK = 15.0
 """Seconds between two looks for due sources (each source has its own interval)."""
+
+LIVE_INTERVAL = timedelta(minutes=4)
+"""The longest poll interval of a source of a topic some channel follows live: with the
+poll tick, a development reaches its thread within five minutes of appearing in the feed."""
 
 MIN_RETRY = timedelta(minutes=1)
 """A failed source is not polled again sooner than this (unless the backoff cap is less)."""
@@ -168,6 +172,7 @@ class Poller:
         self._on_ingested = on_ingested
         self._gate = asyncio.Semaphore(settings.poll_concurrency)
         self._round = asyncio.Lock()  # one round at a time, however it is started
+        self._live: set[str] = set()  # topics some channel follows with live updates
 
     # ------------------------------------------------------------------ schedule
     def install(self, scheduler: JobScheduler, *, tick: float = POLL_TICK) -> None:
@@ -195,11 +200,12 @@ class Poller:
         except Exception:  # the topics file or the store failed: try again next tick
             log.exception("polling the sources failed; trying again in the next round")
 
-    def next_poll(self, at: datetime, failures: int) -> datetime:
+    def next_poll(self, at: datetime, failures: int, *, live: bool = False) -> datetime:
         """When to poll a source next after a poll at ``at`` that left ``failures`` in a
-        row (0: it worked)."""
+        row (0: it worked). A ``live`` source (of a topic a channel follows live) waits at
+        most ``LIVE_INTERVAL`` after a success."""
         if failures <= 0:
-            return at + self.interval
+            return at + (min(self.interval, LIVE_INTERVAL) if live else self.interval)
         grown = self.interval.total_seconds() * 2.0 ** min(failures - 1, 60)
         cap = min(self.max_backoff.total_seconds(), grown)
         floor = min(cap, MIN_RETRY.total_seconds())
@@ -212,6 +218,11 @@ class Poller:
         async with self._round:
             at = now or self.clock()
             tracked = tracked_sources(await self.service.topics())
+            self._live = {
+                topic_key(sub.topic)
+                for sub in await self.service.subscriptions()
+                if sub.updates == "live"
+            }
             known = await asyncio.to_thread(self.service.store.health.get_many, list(tracked))
             due = [source for source in tracked.values() if _is_due(known.get(source.source), at)]
             due.sort(key=lambda source: _due_at(known.get(source.source)))
@@ -262,8 +273,9 @@ class Poller:
         if not result.report.errors:
             await asyncio.to_thread(self.service.store.feeds.touch, [spec], at)
         health = self.service.store.health
+        live = any(topic in self._live for topic in source.topics)
         kept = await asyncio.to_thread(
-            health.record_success, spec, at, result.gathered, self.next_poll(at, 0)
+            health.record_success, spec, at, result.gathered, self.next_poll(at, 0, live=live)
         )
         outcome = PollOutcome(kept.source, kept, result.gathered, len(result.report.new_articles))
         return outcome, result

@@ -31,6 +31,8 @@ from bot.config import Settings, parse_duration
 from bot.domain import Briefing, DeliveryKind, Platform, Subscription, utcnow
 from bot.errors import InvalidRequest
 from bot.scheduler.deliver import Deliverer, Outcome
+from bot.scheduler.live import LiveUpdates
+from bot.scheduler.polling import Poller
 from bot.scheduler.ports import Outbox
 from bot.scheduler.trigger import ScheduleTrigger, latest_slot, slot_key, slots_between
 from bot.service import BriefingService
@@ -52,6 +54,7 @@ class DigestScheduler:
         owner: str,
         clock: Callable[[], datetime] = utcnow,
         extra_jobs: Callable[[AsyncIOScheduler], None] | None = None,
+        poll: bool = True,
     ) -> None:
         self.service = service
         self.settings = settings
@@ -63,6 +66,18 @@ class DigestScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._jobs: dict[int, tuple[str, str]] = {}  # subscription id -> (schedule, zone)
         self._extra_jobs = extra_jobs
+        self.live = LiveUpdates(
+            service,
+            self.deliverer,
+            interval=parse_duration(settings.live_update_interval),
+            clock=clock,
+        )
+        # The pollers feed live updates; ``poll=False`` leaves polling to someone else.
+        self.poller = (
+            Poller(service, settings, clock=clock, on_ingested=self.live.on_ingested)
+            if poll
+            else None
+        )
         self.outcomes: list[Outcome] = []  # the latest few, for `briefbot doctor` and tests
 
     # ------------------------------------------------------------------ life cycle
@@ -86,6 +101,8 @@ class DigestScheduler:
             coalesce=True,
             misfire_grace_time=None,
         )
+        if self.poller is not None:
+            self.poller.install(scheduler)
         if self._extra_jobs is not None:
             self._extra_jobs(scheduler)
         self._spawn(self.recover())

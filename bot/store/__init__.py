@@ -36,8 +36,8 @@ from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
 from bot.store.engine import create_store_engine
 from bot.store.feeds import FeedStateRepository
-from bot.store.leader import LeaderLock, leader_lock
 from bot.store.health import SourceHealthRepository
+from bot.store.leader import LeaderLock, leader_lock
 from bot.store.migrate import upgrade
 from bot.store.spend import SpendRepository
 from bot.store.subscriptions import SubscriptionRepository

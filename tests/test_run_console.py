@@ -8,9 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from bot.demo import DEMO_DIR, demo_sources
+from bot.domain import DeliveryState, Subscription, terminal
+from bot.store import Store
 
 BRIEFBOT = [sys.executable, "-c", "from bot.adapters.cli import main; main()"]
 
@@ -118,3 +123,62 @@ def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) 
             process.wait()
     assert process.returncode == 0, seen + err
     assert "Traceback" not in err
+
+
+def test_a_due_digest_is_delivered_to_the_console_channel_once(tmp_path: Path) -> None:
+    """The embedded defaults (SQLite under the data dir, the bundled news, extractive, the
+    terminal): a digest this terminal subscribed to, whose slot passed during a restart, is
+    printed when ``briefbot run`` starts - once, marked late - and recorded as delivered."""
+    data = tmp_path / "data"
+    data.mkdir()
+    sources = "[" + ", ".join(f'"{s}"' for s in demo_sources()) + "]"
+    text = (DEMO_DIR / "topics.toml").read_text(encoding="utf-8")
+    (data / "topics.toml").write_text(text.replace("sources = []", f"sources = {sources}"))
+    slot = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    with Store.open(f"sqlite:///{data / 'briefbot.sqlite3'}") as store:
+        subscription = store.subscriptions.upsert(
+            Subscription(
+                terminal(),
+                "port-strike",
+                f"daily {slot:%H:%M}",
+                "UTC",
+                "console",
+                slot - timedelta(days=1),
+            )
+        )
+    environment = {**env(tmp_path), "BRIEFBOT_SINCE": "3650d", "BRIEFBOT_FETCH_FULL_TEXT": "false"}
+    process = subprocess.Popen(
+        [*BRIEFBOT, "run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            seen.append(line)
+            if "Halvern" in line or not line:
+                break
+        process.stdin.write("list\nquit\n")
+        process.stdin.flush()
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    printed = " ".join("".join([*seen, out]).split())
+    assert process.returncode == 0, err
+    assert "digest" in printed.lower()
+    assert "(late)" in printed
+    assert "Halvern" in printed  # the port strike's story
+    assert printed.count("(late)") == 1
+    assert subscription.id is not None
+    with Store.open(f"sqlite:///{data / 'briefbot.sqlite3'}") as store:
+        (delivery,) = store.deliveries.of_subscription(subscription.id)
+    assert delivery.state is DeliveryState.COMPLETED
+    assert delivery.late

@@ -32,7 +32,7 @@ from bot.domain import Briefing, DeliveryKind, Platform, Subscription, utcnow
 from bot.errors import InvalidRequest
 from bot.scheduler.deliver import Deliverer, Outcome
 from bot.scheduler.live import LiveUpdates
-from bot.scheduler.polling import Poller
+from bot.scheduler.polling import POLL_JOB, POLL_TICK, Poller
 from bot.scheduler.ports import Outbox
 from bot.scheduler.trigger import ScheduleTrigger, latest_slot, slot_key, slots_between
 from bot.service import BriefingService
@@ -93,8 +93,11 @@ class DigestScheduler:
         self._scheduler = scheduler
         scheduler.start()
         await self.sync()
+        # Every job only starts a task of ours: APScheduler never holds work in flight, so
+        # a stop gives it the grace period (then cancels it) instead of cancelling it
+        # under APScheduler's feet.
         scheduler.add_job(
-            self.sync,
+            self._background(self.sync, "re-reading the subscriptions"),
             "interval",
             seconds=self.settings.subscription_sync,
             id=_SYNC_JOB,
@@ -102,7 +105,17 @@ class DigestScheduler:
             misfire_grace_time=None,
         )
         if self.poller is not None:
-            self.poller.install(scheduler)
+            scheduler.add_job(
+                self._background(self.poller.poll_due, "polling the sources"),
+                "interval",
+                seconds=POLL_TICK,
+                id=POLL_JOB,
+                name="poll the sources that are due",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=datetime.now(UTC),
+            )
         if self._extra_jobs is not None:
             self._extra_jobs(scheduler)
         self._spawn(self.recover())
@@ -121,6 +134,26 @@ class DigestScheduler:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
                 log.warning("scheduler: %d delivery(ies) cancelled at shutdown", len(pending))
+
+    def _background(
+        self, work: Callable[[], Coroutine[Any, Any, object]], what: str
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        """A job that runs ``work`` as a task of ours, one at a time: a tick that finds the
+        previous run still going skips; an error is logged and the next tick tries again."""
+        running: list[asyncio.Task[Any]] = []
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except Exception:
+                log.exception("scheduler: %s failed; trying again at the next tick", what)
+
+        async def job() -> None:
+            if running and not running[0].done():
+                return
+            running[:] = [self._spawn(guarded())]
+
+        return job
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
@@ -185,7 +218,11 @@ class DigestScheduler:
         return job.next_run_time.astimezone(UTC) if job is not None and job.next_run_time else None
 
     async def _fire(self, subscription_id: int) -> None:
-        """The job: deliver the slot that is due now (spawned, so APScheduler never waits)."""
+        """The job: deliver the slot that is due now, as a task of ours (APScheduler never
+        waits for it, nor cancels it at a stop)."""
+        self._spawn(self._due(subscription_id))
+
+    async def _due(self, subscription_id: int) -> None:
         subscription = await asyncio.to_thread(
             self.service.store.subscriptions.get, subscription_id
         )
@@ -198,7 +235,7 @@ class DigestScheduler:
         if slot is None:
             return
         late = now - slot > timedelta(minutes=1)
-        self._spawn(self.deliver_digest(subscription, slot, late=late))
+        await self.deliver_digest(subscription, slot, late=late)
 
     async def deliver_digest(
         self,

@@ -123,6 +123,9 @@ class BriefingService:
             WeakValueDictionary()
         )
         self._topics_lock = asyncio.Lock()
+        # Called after this process subscribes or unsubscribes a channel: the scheduler
+        # rebuilds its jobs at once (other processes' changes it re-reads periodically).
+        self.subscription_listeners: list[Callable[[], object]] = []
         # The topic briefings of recent digest slots, shared by every channel due then.
         self._digests: dict[tuple[str, datetime], asyncio.Future[Briefing]] = {}
         self._on_close = on_close
@@ -572,11 +575,23 @@ class BriefingService:
             nothing_new=nothing_new,
             updates=updates,
         )
-        return await asyncio.to_thread(self.store.subscriptions.upsert, subscription)
+        saved = await asyncio.to_thread(self.store.subscriptions.upsert, subscription)
+        self._subscriptions_changed()
+        return saved
 
     async def unsubscribe(self, channel: Channel, topic: str) -> bool:
         """End the channel's subscription to ``topic``; False when it had none."""
-        return await asyncio.to_thread(self.store.subscriptions.remove, channel, topic)
+        removed = await asyncio.to_thread(self.store.subscriptions.remove, channel, topic)
+        if removed:
+            self._subscriptions_changed()
+        return removed
+
+    def _subscriptions_changed(self) -> None:
+        for listener in list(self.subscription_listeners):
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the user's subscribe
+                log.exception("a subscription listener failed")
 
     async def subscriptions(self, channel: Channel | None = None) -> list[Subscription]:
         """The channel's subscriptions (every channel's with ``None``)."""

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.adapters.slack.app import make_web_client
 from bot.adapters.slack.outbox import SlackOutbox
+from bot.chat.schedule import parse_schedule
 from bot.config import load_settings
 from bot.demo import demo_sources
 from bot.domain import Channel, DeliveryKind, DeliveryState, Platform, Subscription
@@ -200,3 +202,23 @@ async def test_a_restart_delivers_the_latest_missed_slot_late_and_skips_older_on
     await scheduler.recover()  # a second restart: nothing missed any more
     await scheduler.idle()
     assert len(desk.posts()) == 1
+
+
+async def test_a_subscription_made_in_this_process_gets_its_job_at_once(desk: Desk) -> None:
+    settings = load_settings().model_copy(update={"subscription_sync": 3600.0})
+    scheduler = DigestScheduler(
+        desk.service, settings, {Platform.SLACK: desk.outbox}, owner="me", poll=False
+    )
+    await scheduler.start()
+    try:
+        sub = await desk.subscribe("mon-fri 08:00")
+        assert sub.id is not None
+        await scheduler.idle()
+        expected = parse_schedule("mon-fri 08:00").next_after(datetime.now(UTC), ZoneInfo("UTC"))
+        assert scheduler.next_run(sub.id) == expected
+
+        await desk.service.unsubscribe(CHANNEL, "port-strike")
+        await scheduler.idle()
+        assert scheduler.next_run(sub.id) is None
+    finally:
+        await scheduler.stop(1.0)

@@ -65,6 +65,7 @@ class DigestScheduler:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         self._jobs: dict[int, tuple[str, str]] = {}  # subscription id -> (schedule, zone)
+        self._sync_lock = asyncio.Lock()
         self._extra_jobs = extra_jobs
         self.live = LiveUpdates(
             service,
@@ -118,12 +119,15 @@ class DigestScheduler:
             )
         if self._extra_jobs is not None:
             self._extra_jobs(scheduler)
+        self.service.subscription_listeners.append(self._changed)
         self._spawn(self.recover())
         log.info("scheduler started: %d subscription(s)", len(self._jobs))
 
     async def stop(self, grace: float) -> None:
         """Stop firing; give deliveries in flight ``grace`` seconds, then cancel them (a
         cancelled one stays claimed and is recovered by the next leader)."""
+        if self._changed in self.service.subscription_listeners:
+            self.service.subscription_listeners.remove(self._changed)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -155,6 +159,11 @@ class DigestScheduler:
 
         return job
 
+    def _changed(self) -> None:
+        """A subscription of this process changed: rebuild the jobs now."""
+        if self._scheduler is not None:
+            self._spawn(self.sync())
+
     def _spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -174,6 +183,10 @@ class DigestScheduler:
     # ------------------------------------------------------------------ jobs
     async def sync(self) -> None:
         """Make the jobs match the subscriptions table."""
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         scheduler = self._scheduler
         if scheduler is None:
             return

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ import pytest
 
 from bot.adapters.run import serve
 from bot.config import load_settings
+from bot.domain import Channel, DeliveryState, Platform, Subscription
+from bot.store import Store
 from tests.fakes.discord import FakeDiscord
 from tests.test_slack_app import write_topics
 
@@ -209,3 +213,45 @@ async def test_a_rate_limit_is_waited_out_and_a_gateway_reconnect_resumes(
     assert "rate limited" in caplog.text.lower()  # discord.py says when it waits
     assert "gateway session resumed" in caplog.text
     assert fake.bot_token not in caplog.text
+
+
+async def test_a_due_digest_is_posted_to_its_discord_channel_with_a_thread_and_a_nonce(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The scheduler inside ``briefbot run`` delivers through the Discord outbox: a slot
+    missed during a restart goes out once, late, carrying the nonce and the reference that
+    find it again, with the rest of the digest in a thread on it."""
+    settings = load_settings()
+    slot = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    channel = Channel(Platform.DISCORD, str(fake.channel.id), "general", str(fake.guild.id))
+    with Store.open(settings.resolved_database_url) as store:
+        sub = store.subscriptions.upsert(
+            Subscription(
+                channel, "port-strike", f"daily {slot:%H:%M}", "UTC", "U1", slot - timedelta(days=1)
+            )
+        )
+    assert sub.id is not None
+    async with running(fake):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with Store.open(settings.resolved_database_url) as store:
+                done = [
+                    d
+                    for d in store.deliveries.of_subscription(sub.id)
+                    if d.state is DeliveryState.COMPLETED
+                ]
+            if done:
+                break
+            await asyncio.sleep(0.2)
+    (delivery,) = done
+    assert delivery.late
+    (first, *_) = [m for m in fake.posted(fake.channel.id) if m["id"] == delivery.message_id]
+    assert "Halvern" in embed_text(first)
+    calls = [
+        c
+        for c in fake.calls_to("POST /channels/{channel_id}/messages")
+        if isinstance(c.response, dict) and c.response.get("id") == delivery.message_id
+    ]
+    assert calls[0].json["enforce_nonce"] is True
+    assert len(str(calls[0].json["nonce"])) <= 25
+    assert delivery.thread_id is not None  # the digest's thread, for its follow-ups

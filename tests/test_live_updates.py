@@ -214,3 +214,41 @@ async def test_one_update_per_story_and_channel_an_hour_and_a_rewording_is_not_o
         texts = [str(m["blocks"]) for m in d.thread(first["ts"])]
         assert len(texts) == 1  # the rewording of a reported fact is not news
         assert not any("Forty container ships" in text for text in texts)
+
+
+async def test_a_live_update_left_by_a_crash_is_completed_if_posted_and_failed_if_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_server: FakeHTTPServer
+) -> None:
+    async with desk(tmp_path, monkeypatch, http_server) as d:
+        d.publish(item("Calder dockworkers strike", "https://harbor.example/calder", FIRST, T0))
+        await d.poll(timedelta(0))
+        await d.scheduler.deliver_digest(d.subscription, T0 + timedelta(minutes=5))
+        (first,) = d.slack.posted()
+        (story_id,) = {
+            s.story_id for s in (await d.service.digest(d.subscription, slot_at=T0)).stories
+        }
+        sub_id = d.subscription.id
+        assert sub_id is not None
+        store = d.service.store.deliveries
+        posted_key, lost_key = (
+            f"update:{sub_id}:{story_id}:aaaa",
+            f"update:{sub_id}:{story_id}:bbbb",
+        )
+        for key in (posted_key, lost_key):  # claimed by a process that then died
+            store.claim(sub_id, DeliveryKind.UPDATE, key, d.clock.now, "dead", story_id=story_id)
+        outbox = d.scheduler.deliverer.outboxes[Platform.SLACK]
+        update = await d.service.digest(d.subscription, slot_at=T0)
+        await outbox.post(CHANNEL, update, posted_key, thread_id=first["ts"])  # it got out
+
+        await d.scheduler.recover()
+        await d.scheduler.idle()
+
+        states = {
+            u.slot_key: u for u in store.of_subscription(sub_id) if u.kind is DeliveryKind.UPDATE
+        }
+        assert states[posted_key].state is DeliveryState.COMPLETED
+        assert states[posted_key].message_id == d.thread(first["ts"])[0]["ts"]
+        assert states[lost_key].state is DeliveryState.FAILED
+        assert states[lost_key].error is not None
+        assert "next digest" in states[lost_key].error
+        assert len(d.thread(first["ts"])) == 1  # nothing posted again

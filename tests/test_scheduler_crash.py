@@ -171,8 +171,8 @@ def running(deploy: Deployment, name: str) -> Iterator[Bot]:
         bot.stop()
 
 
-def wait_until(check: Callable[[], Any], what: str, *bots: Bot) -> Any:
-    deadline = time.monotonic() + TIMEOUT
+def wait_until(check: Callable[[], Any], what: str, *bots: Bot, timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
         if found:
@@ -333,7 +333,13 @@ def test_two_replicas_run_one_scheduler_and_a_takeover_posts_nothing_twice(
         fake.on_post(take_lock, stage="after_store")
         fake.on_post(kill_leader, stage="after_response")
         try:
-            wait_until(killed.is_set, "the leader's post of the due digest", leader, standby)
+            wait_until(
+                killed.is_set,
+                "the leader's post of the due digest",
+                leader,
+                standby,
+                timeout=TIMEOUT + 120,  # the slot is up to a minute away
+            )
         finally:
             lock.release()
         fake.remove_hooks()

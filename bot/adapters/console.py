@@ -45,7 +45,14 @@ def setup_logging(level: str) -> None:
     handler = RichHandler(console=stderr, show_path=False, show_time=False, markup=False)
     handler.addFilter(RedactingFilter())
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
-    for noisy in ("httpx2", "httpcore2", "trafilatura", "alembic", "charset_normalizer"):
+    for noisy in (
+        "httpx2",
+        "httpcore2",
+        "trafilatura",
+        "alembic",
+        "charset_normalizer",
+        "apscheduler",  # "Running job ..." every 15 s; its warnings and errors still show
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

@@ -236,6 +236,46 @@ class Deliverer:
             )
             return Outcome(DeliveryState.COMPLETED, posted.message_id)
 
+    async def settle(
+        self, subscription: Subscription, left: Delivery, *, thread_id: str | None
+    ) -> Outcome:
+        """A delivery a crash left claimed that cannot be built again (a live update: the
+        articles that made it are no longer new): taken over, then completed if the
+        platform has it, otherwise marked failed, so its points stay new for the channel's
+        next digest."""
+        assert subscription.id is not None
+        outbox = self.outboxes.get(subscription.channel.platform)
+        if outbox is None:
+            return Outcome(None)
+        store = self.service.store.deliveries
+        delivery = await asyncio.to_thread(
+            store.claim,
+            subscription.id,
+            left.kind,
+            left.slot_key,
+            left.slot_at,
+            self.owner,
+            take_over=True,
+        )
+        if delivery is None or delivery.id is None:
+            return Outcome(None)
+        try:
+            found = await outbox.find(
+                subscription.channel,
+                delivery.slot_key,
+                delivery.slot_at - FIND_MARGIN,
+                thread_id=thread_id,
+            )
+        except DeliveryError as exc:
+            found, reason = None, redact(str(exc))
+        else:
+            reason = "interrupted before it was posted; the next digest carries its points"
+        if found is not None:
+            await self._complete(delivery, subscription.channel, found, None)
+            return Outcome(DeliveryState.COMPLETED, found.message_id, recovered=True)
+        await asyncio.to_thread(store.finish, delivery.id, self.owner, DeliveryState.FAILED, reason)
+        return Outcome(DeliveryState.FAILED, error=reason)
+
     async def _complete(
         self,
         delivery: Delivery,

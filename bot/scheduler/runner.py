@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.chat.schedule import parse_schedule
 from bot.config import Settings, parse_duration
-from bot.domain import Briefing, DeliveryKind, Platform, Subscription, utcnow
+from bot.domain import Briefing, Delivery, DeliveryKind, Platform, Subscription, utcnow
 from bot.errors import InvalidRequest
 from bot.scheduler.deliver import Deliverer, Outcome
 from bot.scheduler.live import LiveUpdates
@@ -279,6 +279,20 @@ class DigestScheduler:
         return outcome
 
     # ------------------------------------------------------------------ recovery
+    async def _settle_update(self, sub: Subscription, left: Delivery) -> None:
+        thread = None
+        if left.story_id is not None:
+            posts = await self.service.story_posts(sub.channel, [left.story_id])
+            post = posts.get(left.story_id)
+            thread = (post.thread_id or post.message_id) if post is not None else None
+        outcome = await self.deliverer.settle(sub, left, thread_id=thread)
+        log.info(
+            "live update %s of %s left by a crash: %s",
+            left.slot_key,
+            sub.channel.label,
+            outcome.state or "taken by someone else",
+        )
+
     async def recover(self) -> None:
         """Take over deliveries left claimed, then deliver each subscription's latest slot
         missed within the grace period (late); log the older ones skipped."""
@@ -289,8 +303,11 @@ class DigestScheduler:
         resumed: set[tuple[int, str]] = set()
         for delivery in pending:
             sub = subscriptions.get(delivery.subscription_id)
-            if sub is None or delivery.kind is not DeliveryKind.DIGEST:
-                continue  # live updates that were in flight are retried by the next poll
+            if sub is None:
+                continue
+            if delivery.kind is DeliveryKind.UPDATE:
+                self._spawn(self._settle_update(sub, delivery))
+                continue
             resumed.add((delivery.subscription_id, delivery.slot_key))
             if now - delivery.slot_at > self.grace:
                 log.warning(

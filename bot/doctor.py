@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,6 +68,8 @@ async def run_checks(load: Callable[[], Settings]) -> list[Check]:
         checks.append(await check_slack(settings))
     if settings.discord_bot_token is not None:
         checks.append(await check_discord(settings))
+    if database.status == "ok":
+        checks.append(await asyncio.to_thread(check_deliveries, settings))
     checks.extend(
         await check_sources(
             settings, database_ok=database.status == "ok", note=database.status == "fail"
@@ -143,6 +146,49 @@ def check_database(settings: Settings) -> Check:
     return Check(
         name, "warn", f"{where} is at schema {current}: it needs migrating to {head}", _MIGRATE_FIX
     )
+
+
+def check_deliveries(settings: Settings) -> Check:
+    """Digests and live updates of the last day that failed, and deliveries a crash left
+    unfinished that no scheduler has recovered (read only, on a migrated database)."""
+    from bot.config import parse_duration
+    from bot.domain import utcnow
+    from bot.store.database import Database
+    from bot.store.deliveries import DeliveryRepository
+    from bot.store.engine import create_store_engine
+
+    name = "deliveries"
+    engine = create_store_engine(settings.resolved_database_url)
+    try:
+        now = utcnow()
+        repository = DeliveryRepository(Database(engine))
+        failed, _ = repository.problems(now - timedelta(days=1))
+        _, stuck = repository.problems(now - parse_duration(settings.digest_grace))
+    except BriefbotError as exc:
+        return Check(name, "fail", str(exc), "Check DATABASE_URL and the database server.")
+    finally:
+        engine.dispose()
+    if stuck:
+        oldest = stuck[0]
+        return Check(
+            name,
+            "warn",
+            f"{len(stuck)} delivery(ies) left unfinished since {oldest.claimed_at:%Y-%m-%d %H:%M} "
+            f"UTC ({oldest.slot_key})",
+            "Run briefbot run with BRIEFBOT_SCHEDULER on: the scheduler's leader recovers them "
+            "(looking each up on its platform before posting).",
+        )
+    if failed:
+        latest = failed[0]
+        return Check(
+            name,
+            "warn",
+            f"{len(failed)} delivery(ies) failed in the last day; the latest ({latest.slot_key}): "
+            f"{latest.error}",
+            "Fix what the error names (e.g. invite the bot to the channel); the next slot is "
+            "delivered as usual.",
+        )
+    return Check(name, "ok", "no delivery failed in the last day, none left unfinished")
 
 
 _MIGRATE_FIX = "Run any briefbot command (e.g. briefbot stories): it migrates the database."

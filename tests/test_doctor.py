@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.cli import app
+from bot.domain import Channel, DeliveryKind, DeliveryState, Platform, Subscription
 from bot.store import Store
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.http import FakeHTTPServer, Reply
@@ -232,3 +233,53 @@ def test_a_configuration_error_is_a_failed_check(monkeypatch: pytest.MonkeyPatch
 def test_an_unknown_format_is_a_usage_error() -> None:
     code, _ = doctor("--format", "yaml")
     assert code == 2
+
+
+def test_failed_and_unfinished_deliveries_are_reported_with_their_error_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topics_file(tmp_path, monkeypatch)
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'briefbot.sqlite3'}") as store:
+        sub = store.subscriptions.upsert(
+            Subscription(
+                Channel(Platform.SLACK, "C1", "desk"),
+                "strike",
+                "daily 08:00",
+                "UTC",
+                "U1",
+                datetime.now(UTC) - timedelta(days=2),
+            )
+        )
+        assert sub.id is not None
+        slot = datetime.now(UTC) - timedelta(hours=1)
+        failed = store.deliveries.claim(sub.id, DeliveryKind.DIGEST, "digest:1:a", slot, "p1")
+        assert failed is not None
+        assert failed.id is not None
+        store.deliveries.finish(
+            failed.id, "p1", DeliveryState.FAILED, "I'm not in #desk: /invite @briefbot there."
+        )
+
+    code, out = doctor("--format", "json")
+
+    assert code == 0, out  # a warning: the next slot goes out as usual
+    deliveries = checks(out)["deliveries"]
+    assert deliveries["status"] == "warn"
+    assert "/invite @briefbot" in deliveries["detail"]
+
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'briefbot.sqlite3'}") as store:
+        old = datetime.now(UTC) - timedelta(hours=5)
+        store.db.clock = lambda: old  # claimed five hours ago by a process that died
+        store.deliveries.claim(sub.id, DeliveryKind.DIGEST, "digest:1:b", old, "dead")
+
+    _, out = doctor("--format", "json")
+    stuck = checks(out)["deliveries"]
+    assert stuck["status"] == "warn"
+    assert "left unfinished" in stuck["detail"]
+    assert "BRIEFBOT_SCHEDULER" in stuck["fix"]
+
+
+def test_deliveries_without_trouble_are_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    topics_file(tmp_path, monkeypatch)
+    Store.open(f"sqlite:///{tmp_path / 'data' / 'briefbot.sqlite3'}").close()
+    _, out = doctor("--format", "json")
+    assert checks(out)["deliveries"]["status"] == "ok"

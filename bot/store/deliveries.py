@@ -199,6 +199,33 @@ class DeliveryRepository:
 
         return self._db.read("read the last live update", work)
 
+    def problems(self, since: datetime) -> tuple[list[Delivery], list[Delivery]]:
+        """Deliveries that failed since ``since``, newest first, and those claimed before
+        it and still not done (a crash no leader has recovered), oldest first."""
+
+        def work(session: Session) -> tuple[list[Delivery], list[Delivery]]:
+            failed = session.scalars(
+                select(DeliveryRow)
+                .where(
+                    DeliveryRow.state == str(DeliveryState.FAILED),
+                    DeliveryRow.completed_at >= since,
+                )
+                .order_by(DeliveryRow.completed_at.desc())
+                .limit(50)
+            )
+            stuck = session.scalars(
+                select(DeliveryRow)
+                .where(
+                    DeliveryRow.state == str(DeliveryState.CLAIMED),
+                    DeliveryRow.claimed_at < since,
+                )
+                .order_by(DeliveryRow.claimed_at)
+                .limit(50)
+            )
+            return [_delivery(row) for row in failed], [_delivery(row) for row in stuck]
+
+        return self._db.read("read the deliveries that went wrong", work)
+
     def of_subscription(self, subscription_id: int) -> list[Delivery]:
         """The subscription's deliveries, by slot."""
         return self._db.read(

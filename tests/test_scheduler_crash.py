@@ -315,7 +315,7 @@ def test_two_replicas_run_one_scheduler_and_a_takeover_posts_nothing_twice(
 
         # A digest due at the next minute: the leader's job fires it; the leader is killed
         # after Slack stored and answered its post, before it could complete the record.
-        due = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
+        due = (datetime.now(UTC) + timedelta(seconds=90)).replace(second=0, microsecond=0)
         upcoming = subscribe(deploy, f"daily {due:%H:%M}", channel="C0UPCOMING")
         lock = DatabaseLock(deploy.database_url)
         killed = threading.Event()

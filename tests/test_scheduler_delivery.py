@@ -222,3 +222,39 @@ async def test_a_subscription_made_in_this_process_gets_its_job_at_once(desk: De
         assert scheduler.next_run(sub.id) is None
     finally:
         await scheduler.stop(1.0)
+
+
+async def test_a_subscription_read_only_after_its_slot_passed_gets_that_slot_late(
+    desk: Desk,
+) -> None:
+    """Made on another replica just before its slot, and read here only after it: the
+    slot is not skipped until tomorrow."""
+    settings = load_settings().model_copy(update={"subscription_sync": 3600.0})
+    scheduler = DigestScheduler(
+        desk.service, settings, {Platform.SLACK: desk.outbox}, owner="me", poll=False
+    )
+    await scheduler.start()
+    try:
+        slot = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+        made = desk.service.store.subscriptions.upsert(  # as another process writes it
+            Subscription(
+                CHANNEL,
+                "port-strike",
+                f"daily {slot:%H:%M}",
+                "UTC",
+                "U1",
+                slot - timedelta(minutes=1),
+            )
+        )
+        assert made.id is not None
+        await scheduler.sync()
+        await scheduler.idle()
+        (record,) = desk.service.store.deliveries.of_subscription(made.id)
+        assert record.slot_at == slot
+        assert record.state is DeliveryState.COMPLETED
+        assert record.late
+        await scheduler.sync()  # read again: nothing more
+        await scheduler.idle()
+        assert len(desk.service.store.deliveries.of_subscription(made.id)) == 1
+    finally:
+        await scheduler.stop(1.0)

@@ -66,6 +66,7 @@ class DigestScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._jobs: dict[int, tuple[str, str]] = {}  # subscription id -> (schedule, zone)
         self._sync_lock = asyncio.Lock()
+        self._started = False
         self._extra_jobs = extra_jobs
         self.live = LiveUpdates(
             service,
@@ -94,6 +95,7 @@ class DigestScheduler:
         self._scheduler = scheduler
         scheduler.start()
         await self.sync()
+        self._started = True  # from now on, a subscription new to sync may have a slot due
         # Every job only starts a task of ours: APScheduler never holds work in flight, so
         # a stop gives it the grace period (then cancels it) instead of cancelling it
         # under APScheduler's feet.
@@ -218,12 +220,32 @@ class DigestScheduler:
                 name=f"digest {sub.topic} -> {sub.channel.label}",
                 replace_existing=True,
             )
+            known = sub.id in self._jobs
             self._jobs[sub.id] = spec
+            if self._started and not known:
+                self._catch_up(sub, trigger)
         for gone in set(self._jobs) - seen:
             del self._jobs[gone]
             job = scheduler.get_job(f"digest:{gone}")
             if job is not None:
                 job.remove()
+
+    def _catch_up(self, sub: Subscription, trigger: ScheduleTrigger) -> None:
+        """A subscription first seen after start (made on another replica, and read only
+        now) whose latest slot passed after it was made, within the grace period: that
+        slot is delivered now, late (its record keeps it single if someone had it)."""
+        now = self.clock()
+        slot = latest_slot(trigger.schedule, trigger.zone, now)
+        if slot is None or slot < sub.created_at or now - slot > self.grace:
+            return
+        log.info(
+            "subscription %d (%s in %s) was read after its slot of %s: delivering it, late",
+            sub.id,
+            sub.topic,
+            sub.channel.label,
+            slot.isoformat(),
+        )
+        self._spawn(self.deliver_digest(sub, slot, late=now - slot > timedelta(minutes=1)))
 
     def next_run(self, subscription_id: int) -> datetime | None:
         """When the subscription's next digest job fires (UTC), if it has a job."""

@@ -157,8 +157,11 @@ class BriefingService:
         refresh: bool = True,
         progress: Progress | None = None,
         errors: Sequence[SourceError] = (),
+        shared: bool = False,
     ) -> Briefing:
-        """Brief ``topic`` for ``channel`` and save it with the channel.
+        """Brief ``topic`` for ``channel`` and save it with the channel (``shared``: saved
+        with no channel, for every channel whose digest carries it; ``channel`` still pays
+        for the model).
 
         With ``refresh``, the topic's sources (and ``sources``) are gathered and ingested
         first when they were last gathered more than ``max_age`` ago (default
@@ -193,7 +196,9 @@ class BriefingService:
         )
         for story in briefing.stories:  # notes are shown and stored: no credentials in them
             story.notes = [redact(note) for note in story.notes]
-        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, channel)
+        briefing.saved_ids = await asyncio.to_thread(
+            self.store.briefings.save, briefing, None if shared else channel
+        )
         return briefing
 
     async def digest(
@@ -243,38 +248,11 @@ class BriefingService:
         key = (topic_key(name), slot_at)
         task = self._digests.get(key)
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
-            task = asyncio.ensure_future(self._build_topic_digest(name, channel))
+            task = asyncio.ensure_future(self.brief(name, channel, shared=True))
             self._digests[key] = task
             while len(self._digests) > _DIGEST_CACHE:
                 self._digests.pop(next(iter(self._digests)))
         return await asyncio.shield(task)
-
-    async def _build_topic_digest(self, name: str, channel: Channel) -> Briefing:
-        chosen = await self.resolve_topic(name)
-        specs = list(dict.fromkeys(chosen.sources))
-        use_discovery = chosen.discovery or not specs
-        query = chosen.effective_query if use_discovery and self.settings.discovery else None
-        problems = await self.refresh(
-            specs,
-            discovery_query=query,
-            max_age=parse_duration(self.settings.gather_max_age),
-            untrusted=chosen.chat_sources,
-        )
-        now = self.clock()
-        selected = await self._select(chosen, parse_duration(self.settings.since), now)
-        briefing = await brief_stories(
-            self.briefer,
-            chosen,
-            selected,
-            channel,
-            concurrency=self.settings.brief_concurrency,
-            generated_at=now,
-            errors=problems,
-        )
-        for story in briefing.stories:
-            story.notes = [redact(note) for note in story.notes]
-        briefing.saved_ids = await asyncio.to_thread(self.store.briefings.save, briefing, None)
-        return briefing
 
     def _shown_to(
         self, channel: Channel, story_ids: Sequence[str]

@@ -90,6 +90,15 @@ class Desk:
         assert self.scheduler.poller is not None
         await self.scheduler.poller.poll_due(self.clock.now)
 
+    async def briefed(self) -> dict[str, Any]:
+        """The first report polled, and the channel's digest of it posted: the message
+        whose thread live updates go into."""
+        self.publish(item("Calder dockworkers strike", "https://harbor.example/calder", FIRST, T0))
+        await self.poll(timedelta(0))
+        await self.scheduler.deliver_digest(self.subscription, T0 + timedelta(minutes=5))
+        (first,) = self.slack.posted()
+        return first
+
     def thread(self, ts: str) -> list[dict[str, Any]]:
         return self.slack.posted(CHANNEL.external_id, thread_ts=ts)
 
@@ -182,10 +191,7 @@ async def test_one_update_per_story_and_channel_an_hour_and_a_rewording_is_not_o
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_server: FakeHTTPServer
 ) -> None:
     async with desk(tmp_path, monkeypatch, http_server) as d:
-        d.publish(item("Calder dockworkers strike", "https://harbor.example/calder", FIRST, T0))
-        await d.poll(timedelta(0))
-        await d.scheduler.deliver_digest(d.subscription, T0 + timedelta(minutes=5))
-        (first,) = d.slack.posted()
+        first = await d.briefed()
         d.publish(
             item("Ships wait", "https://northpost.example/ships", SECOND, T0 + timedelta(minutes=9))
         )
@@ -220,10 +226,7 @@ async def test_a_live_update_left_by_a_crash_is_completed_if_posted_and_failed_i
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_server: FakeHTTPServer
 ) -> None:
     async with desk(tmp_path, monkeypatch, http_server) as d:
-        d.publish(item("Calder dockworkers strike", "https://harbor.example/calder", FIRST, T0))
-        await d.poll(timedelta(0))
-        await d.scheduler.deliver_digest(d.subscription, T0 + timedelta(minutes=5))
-        (first,) = d.slack.posted()
+        first = await d.briefed()
         (story_id,) = {
             s.story_id for s in (await d.service.digest(d.subscription, slot_at=T0)).stories
         }

@@ -18,18 +18,13 @@ from bot.chat.commands import ChatCore
 from bot.config import Settings
 from bot.domain import (
     Briefing,
-    BriefingMode,
     Channel,
-    Coverage,
-    DigestInfo,
-    KeyPoint,
     Platform,
-    SourceRef,
-    StoryBriefing,
-    StoryStatus,
 )
 from bot.scheduler.ports import DeliveryError, Posted
 from tests.fakes.chat import chat_service
+from tests.fakes.digests import KEY
+from tests.fakes.digests import digest as make_digest
 from tests.fakes.discord import (
     READ_MESSAGE_HISTORY,
     FakeDiscord,
@@ -37,47 +32,12 @@ from tests.fakes.discord import (
     pointed_at,
 )
 
-SLOT = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
-KEY = f"digest:{SLOT.isoformat()}"
 ROUTE = "POST /channels/{channel_id}/messages"
 
 
-def story(number: int, *, points: int = 3) -> StoryBriefing:
-    sources = [
-        SourceRef(
-            id=n,
-            outlet=f"Outlet {n}",
-            title=f"Halvern port strike, report {n}",
-            url=f"https://news{n}.example/strike/{number}",
-            published_at=SLOT - timedelta(hours=n),
-            full_text=True,
-        )
-        for n in (1, 2, 3)
-    ]
-    return StoryBriefing(
-        story_id=f"s-{number:06d}",
-        title=f"Story {number}: dockworkers extend the Halvern strike",
-        updated_at=SLOT,
-        key_points=[
-            KeyPoint(f"Point {p} of story {number}: talks over pay stalled again. " * 4, [1, 2])
-            for p in range(points)
-        ],
-        sources=sources,
-        coverage=Coverage(articles=3, outlets=3, independent_reports=2),
-        status=StoryStatus.NEW,
-    )
-
-
 def digest(stories: int = 1, *, kind: str = "digest") -> Briefing:
-    return Briefing(
-        topic="port strike",
-        generated_at=SLOT,
-        mode=BriefingMode.EXTRACTIVE,
-        stories=[story(n, points=8 if stories > 1 else 3) for n in range(1, stories + 1)],
-        digest=DigestInfo(
-            kind=kind, slot_at=SLOT, schedule="daily 08:00", timezone="Europe/Berlin"
-        ),
-    )
+    """Points long enough that a multi-story digest needs more than one message."""
+    return make_digest(stories, kind=kind, repeat=4)
 
 
 def channel_of(fake: FakeDiscord, channel_id: int | None = None) -> Channel:

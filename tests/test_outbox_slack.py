@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,64 +16,17 @@ from bot.adapters.slack.outbox import EVENT_TYPE, SlackOutbox
 from bot.chat.commands import ChatCore
 from bot.config import Settings
 from bot.domain import (
-    Briefing,
-    BriefingMode,
     Channel,
-    Coverage,
-    DigestInfo,
-    KeyPoint,
     Platform,
-    SourceRef,
-    StoryBriefing,
-    StoryStatus,
 )
 from bot.scheduler.ports import DeliveryError, Posted
 from tests.fakes.chat import chat_service
+from tests.fakes.digests import KEY, digest
 from tests.fakes.slack import FakeSlack
 
-SLOT = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
-KEY = f"digest:{SLOT.isoformat()}"
 CHANNEL = Channel(Platform.SLACK, "C0DIGEST001", "newsroom", "T0FAKETEAM1")
 # The fake's first message ts is 1741600000.000100: look from a minute before it.
 BEFORE_ALL = datetime.fromtimestamp(1741600000 - 60, UTC)
-
-
-def story(number: int, *, points: int = 3) -> StoryBriefing:
-    sources = [
-        SourceRef(
-            id=n,
-            outlet=f"Outlet {n}",
-            title=f"Halvern port strike, report {n}",
-            url=f"https://news{n}.example/strike/{number}",
-            published_at=SLOT - timedelta(hours=n),
-            full_text=True,
-        )
-        for n in (1, 2, 3)
-    ]
-    return StoryBriefing(
-        story_id=f"s-{number:06d}",
-        title=f"Story {number}: dockworkers extend the Halvern strike",
-        updated_at=SLOT,
-        key_points=[
-            KeyPoint(f"Point {p} of story {number}: talks over pay stalled again.", [1, 2])
-            for p in range(points)
-        ],
-        sources=sources,
-        coverage=Coverage(articles=3, outlets=3, independent_reports=2),
-        status=StoryStatus.NEW,
-    )
-
-
-def digest(stories: int = 1, *, kind: str = "digest") -> Briefing:
-    return Briefing(
-        topic="port strike",
-        generated_at=SLOT,
-        mode=BriefingMode.EXTRACTIVE,
-        stories=[story(n, points=8 if stories > 1 else 3) for n in range(1, stories + 1)],
-        digest=DigestInfo(
-            kind=kind, slot_at=SLOT, schedule="daily 08:00", timezone="Europe/Berlin"
-        ),
-    )
 
 
 def client_for(fake: FakeSlack) -> AsyncWebClient:

@@ -175,14 +175,21 @@ class Poller:
         self._live: set[str] = set()  # topics some channel follows with live updates
 
     # ------------------------------------------------------------------ schedule
-    def install(self, scheduler: JobScheduler, *, tick: float = POLL_TICK) -> None:
+    def install(
+        self,
+        scheduler: JobScheduler,
+        *,
+        tick: float = POLL_TICK,
+        run: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         """Add the ``poll`` job: a look for due sources every ``tick`` seconds, the first at
         once. ``coalesce`` and one instance at most: a round that outlasts the tick is not
         started twice, and ticks missed while the loop was busy run once. No misfire
         grace limit (``None``): a late look is still worth making, and the sources'
-        own due times (in the store) decide what it polls."""
+        own due times (in the store) decide what it polls. ``run`` replaces the job's
+        function (the scheduler runs each round as a task of its own)."""
         scheduler.add_job(
-            self._job,
+            run or self._job,
             "interval",
             seconds=tick,
             id=POLL_JOB,

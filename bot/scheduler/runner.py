@@ -32,7 +32,7 @@ from bot.domain import Briefing, Delivery, DeliveryKind, Platform, Subscription,
 from bot.errors import InvalidRequest
 from bot.scheduler.deliver import Deliverer, Outcome
 from bot.scheduler.live import LiveUpdates
-from bot.scheduler.polling import POLL_JOB, POLL_TICK, Poller
+from bot.scheduler.polling import Poller
 from bot.scheduler.ports import Outbox
 from bot.scheduler.trigger import ScheduleTrigger, latest_slot, slot_key, slots_between
 from bot.service import BriefingService
@@ -108,16 +108,8 @@ class DigestScheduler:
             misfire_grace_time=None,
         )
         if self.poller is not None:
-            scheduler.add_job(
-                self._background(self.poller.poll_due, "polling the sources"),
-                "interval",
-                seconds=POLL_TICK,
-                id=POLL_JOB,
-                name="poll the sources that are due",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-                next_run_time=datetime.now(UTC),
+            self.poller.install(
+                scheduler, run=self._background(self.poller.poll_due, "polling the sources")
             )
         if self._extra_jobs is not None:
             self._extra_jobs(scheduler)

@@ -145,7 +145,14 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
     )
     await scheduler.start()
     await asyncio.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds()))
+    sampler = None
+    if config.get("sample"):
+        from bench._sampler import Sampler
+
+        sampler = Sampler()
+        sampler.start()
     rss_at_slot = _rss_kib()
+    cpu_at_slot = time.process_time()
     open_states = (str(DeliveryState.CLAIMED),)
     deadline = time.monotonic() + config["timeout"]
     while time.monotonic() < deadline:
@@ -158,7 +165,11 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
             break
         await asyncio.sleep(0.5)
     await scheduler.idle()
+    cpu = time.process_time() - cpu_at_slot
     await scheduler.stop(1.0)
+    if sampler is not None:
+        sampler.stop()
+        await asyncio.to_thread(Path(config["sample"]).write_text, sampler.report(), "utf-8")
     total_statements = sum(statements.values())
     with monitor.connect() as connection:
         states = dict(
@@ -182,6 +193,7 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         "inserted_seconds": inserted,
+        "cpu_seconds": cpu,
         "states": states,
         "late": late,
         "max_attempts": attempts,
@@ -201,7 +213,12 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_one(
-    subscriptions: int, per_channel: int, concurrency: int, mode: str, timeout: float
+    subscriptions: int,
+    per_channel: int,
+    concurrency: int,
+    mode: str,
+    timeout: float,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="briefbot-bench-") as tmp,
@@ -226,9 +243,11 @@ def _run_one(
             "subscriptions": subscriptions,
             "per_channel": per_channel,
             "timeout": timeout,
+            "profile": profile if profile and not profile.endswith(".txt") else None,
+            "sample": profile if profile and profile.endswith(".txt") else None,
         }
         (workdir / "data").mkdir()
-        process = subprocess.run(  # noqa: S603  (our own interpreter and module)
+        process = subprocess.run(
             [sys.executable, "-m", "bench.digest_delivery", "--worker", json.dumps(config)],
             env=env,
             cwd=workdir,
@@ -281,7 +300,8 @@ def _report(
         flush=True,
     )
     print(
-        f"  set-up: {r['inserted_seconds']:.0f} s for the upserts; statements: "
+        f"  worker CPU from the slot to the end {r['cpu_seconds']:.1f} s; "
+        f"set-up: {r['inserted_seconds']:.0f} s for the upserts; statements: "
         + ", ".join(f"{name} {n}" for name, n in r["by_statement"])
     )
     for line in [*r["retry_samples"][:1], *r["worker_log"]]:
@@ -297,16 +317,34 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--modes", nargs="+", default=["llm"], choices=["llm", "extractive"], help="briefers"
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run, at most")
+    parser.add_argument(
+        "--profile",
+        help="the worker's cProfile stats to this file (.txt: sampled stacks of all threads)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(asyncio.run(_worker(json.loads(args.worker))), default=str))
+        config = json.loads(args.worker)
+        if config.get("profile"):
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                result = asyncio.run(_worker(config))
+            profile.dump_stats(config["profile"])
+        else:
+            result = asyncio.run(_worker(config))
+        print(json.dumps(result, default=str))
         return
     for mode in args.modes:
         for per_channel in args.per_channel:
             for concurrency in args.concurrency:
                 result = _run_one(
-                    args.subscriptions, per_channel, concurrency, mode, args.timeout
+                    args.subscriptions,
+                    per_channel,
+                    concurrency,
+                    mode,
+                    args.timeout,
+                    str(Path(args.profile).resolve()) if args.profile else None,
                 )
                 _report(args.subscriptions, per_channel, concurrency, mode, result)
 

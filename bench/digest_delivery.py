@@ -177,11 +177,12 @@ async def _worker(config: dict[str, Any]) -> dict[str, Any]:
                 select(DeliveryRow.state, func.count(DeliveryRow.id)).group_by(DeliveryRow.state)
             ).all()
         )
-        done = [
+        done: list[datetime] = [
             at
             for (at,) in connection.execute(
                 select(DeliveryRow.completed_at).where(DeliveryRow.completed_at.is_not(None))
             )
+            if at is not None
         ]
         late = connection.scalar(select(func.count(DeliveryRow.id)).where(DeliveryRow.late))
         attempts = connection.scalar(select(func.max(DeliveryRow.attempts)))

@@ -3,10 +3,10 @@
     python -m bench.run_all [--quick]
 
 ``--quick`` runs small versions (one shuffle, 10k articles, a 2k-article ingest on SQLite
-only, 10 generated stories) to check that the benchmarks still run. Clustering quality
-needs the shared evaluation data (see ``bench/neus.py``) and the PostgreSQL half of the
-ingest benchmark needs the server binaries; without them those parts are skipped with a
-note and the others run.
+only, 10 generated stories, 300 scheduled digests) to check that the benchmarks still run.
+Clustering quality needs the shared evaluation data (see ``bench/neus.py``) and the
+PostgreSQL half of the ingest benchmark needs the server binaries; without them those parts
+are skipped with a note and the others run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ import platform
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from bench import cluster_quality, ingest_speed, llm_tokens, pipeline_speed, verify_quality
+from bench import (
+    cluster_quality,
+    digest_delivery,
+    ingest_speed,
+    llm_tokens,
+    pipeline_speed,
+    verify_quality,
+)
 from bench.neus import BenchDataMissing
 
 
@@ -49,6 +56,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         (
             "LLM prompt tokens and overhead",
             lambda: llm_tokens.main(["--stories", "10" if quick else "40"]),
+        ),
+        (
+            "Scheduled digests (10,000 subscriptions due in one minute, paced Slack)",
+            lambda: digest_delivery.main(
+                ["--subscriptions", "300", "--per-channel", "3"]
+                if quick
+                else ["--subscriptions", "10000", "--per-channel", "1", "3"]
+            ),
         ),
     ]
     print(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,11 @@ from bot.service import BriefingService
 log = logging.getLogger(__name__)
 
 _SYNC_JOB = "subscriptions"
+# Seconds between two digests posted to one channel: Slack paces chat.postMessage at about
+# one a second per channel and answers 429 beyond it. Waiting out the pace in the delivery
+# would hold a place of BRIEFBOT_DELIVERY_CONCURRENCY for the second; the scheduler waits
+# before taking one instead.
+_CHANNEL_PACE = {Platform.SLACK: 1.0}
 
 
 class DigestScheduler:
@@ -62,6 +68,9 @@ class DigestScheduler:
         self.grace = parse_duration(settings.digest_grace)
         self.deliverer = Deliverer(service, outboxes, owner=owner, grace=self.grace, clock=clock)
         self._gate = asyncio.Semaphore(settings.delivery_concurrency)
+        # One digest at a time per channel, paced (``_CHANNEL_PACE``), before the gate.
+        self._turns: dict[tuple[Platform, str], tuple[asyncio.Lock, list[int]]] = {}
+        self._last_post: dict[tuple[Platform, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         self._jobs: dict[int, tuple[str, str]] = {}  # subscription id -> (schedule, zone)
@@ -279,16 +288,34 @@ class DigestScheduler:
         async def build() -> Briefing:
             return await self.service.digest(subscription, slot_at=slot_at, late=late)
 
-        async with self._gate:
-            outcome = await self.deliverer.deliver(
-                subscription,
-                DeliveryKind.DIGEST,
-                slot_key(subscription.id, slot_at),
-                slot_at,
-                build,
-                late=late,
-                take_over=take_over,
-            )
+        channel = subscription.channel
+        where = (channel.platform, channel.external_id)
+        turn, users = self._turns.setdefault(where, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with turn:
+                pace = _CHANNEL_PACE.get(channel.platform, 0.0)
+                last = self._last_post.get(where)
+                if last is not None and pace:
+                    await asyncio.sleep(max(0.0, last + pace - time.monotonic()))
+                async with self._gate:
+                    outcome = await self.deliverer.deliver(
+                        subscription,
+                        DeliveryKind.DIGEST,
+                        slot_key(subscription.id, slot_at),
+                        slot_at,
+                        build,
+                        late=late,
+                        take_over=take_over,
+                    )
+                if outcome.message_id is not None:
+                    self._last_post[where] = time.monotonic()
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._turns[where]  # nobody waits for this channel
+                if time.monotonic() - self._last_post.get(where, 0.0) > 60:
+                    self._last_post.pop(where, None)
         self.outcomes = [*self.outcomes[-99:], outcome]
         return outcome
 

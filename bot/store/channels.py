@@ -32,28 +32,10 @@ class ChannelRepository:
         """Remember a posted briefing (once per channel and message id; a repeat is a no-op
         that returns the stored record)."""
 
-        def work(session: Session) -> PostedMessage:
-            channel = channel_row(session, message.channel)
-            row = session.scalar(
-                select(PostedMessageRow).where(
-                    PostedMessageRow.channel_id == channel.id,
-                    PostedMessageRow.message_id == message.message_id,
-                )
-            )
-            if row is None:
-                row = PostedMessageRow(
-                    channel=channel,
-                    message_id=message.message_id,
-                    thread_id=message.thread_id,
-                    briefing_ids=list(message.briefing_ids),
-                    story_ids=list(message.story_ids),
-                    posted_at=message.posted_at,
-                )
-                session.add(row)
-                session.flush()
-            return _posted(row)
-
-        return self._db.write(f"record the message {message.message_id}", work)
+        return self._db.write(
+            f"record the message {message.message_id}",
+            lambda session: _posted(record_post(session, message)),
+        )
 
     def posts_in_thread(self, channel: Channel, thread_id: str) -> list[PostedMessage]:
         """The briefings posted in (or starting) ``thread_id`` of ``channel``, oldest first."""
@@ -139,6 +121,29 @@ def channel_row(session: Session, channel: Channel) -> ChannelRow:
     return row
 
 
+def record_post(session: Session, message: PostedMessage) -> PostedMessageRow:
+    """The row of a posted briefing, stored if new (once per channel and message id)."""
+    channel = channel_row(session, message.channel)
+    row = session.scalar(
+        select(PostedMessageRow).where(
+            PostedMessageRow.channel_id == channel.id,
+            PostedMessageRow.message_id == message.message_id,
+        )
+    )
+    if row is None:
+        row = PostedMessageRow(
+            channel=channel,
+            message_id=message.message_id,
+            thread_id=message.thread_id,
+            briefing_ids=list(message.briefing_ids),
+            story_ids=list(message.story_ids),
+            posted_at=message.posted_at,
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
 def to_channel(row: ChannelRow) -> Channel:
     return Channel(
         platform=Platform(row.platform),
@@ -161,4 +166,10 @@ def _posted(row: PostedMessageRow) -> PostedMessage:
     )
 
 
-__all__: Sequence[str] = ["ChannelRepository", "channel_row", "find_channel_id", "to_channel"]
+__all__: Sequence[str] = [
+    "ChannelRepository",
+    "channel_row",
+    "find_channel_id",
+    "record_post",
+    "to_channel",
+]

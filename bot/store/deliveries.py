@@ -18,7 +18,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.domain import Delivery, DeliveryKind, DeliveryState
+from bot.domain import Delivery, DeliveryKind, DeliveryState, PostedMessage
+from bot.store.channels import record_post
 from bot.store.database import Database
 from bot.store.models import DeliveryRow
 
@@ -110,13 +111,22 @@ class DeliveryRepository:
         )
 
     def complete(
-        self, delivery_id: int, owner: str, message_id: str, thread_id: str | None
+        self,
+        delivery_id: int,
+        owner: str,
+        message_id: str,
+        thread_id: str | None,
+        *,
+        posted: PostedMessage | None = None,
     ) -> bool:
-        """Mark the delivery posted as ``message_id``; False if another owner took it."""
+        """Mark the delivery posted as ``message_id``; False if another owner took it.
+        ``posted``, the message as posted, is recorded in the same transaction either way
+        (``ChannelRepository.record_post``: a question in its thread is answered from it)."""
         return self._set(
             delivery_id,
             owner,
             "complete",
+            posted=posted,
             state=str(DeliveryState.COMPLETED),
             message_id=message_id,
             thread_id=thread_id,
@@ -135,8 +145,18 @@ class DeliveryRepository:
             error=error,
         )
 
-    def _set(self, delivery_id: int, owner: str, what: str, **values: object) -> bool:
+    def _set(
+        self,
+        delivery_id: int,
+        owner: str,
+        what: str,
+        *,
+        posted: PostedMessage | None = None,
+        **values: object,
+    ) -> bool:
         def work(session: Session) -> bool:
+            if posted is not None:
+                record_post(session, posted)
             result = session.execute(
                 update(DeliveryRow)
                 .where(

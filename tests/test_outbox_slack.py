@@ -242,8 +242,15 @@ async def test_the_slack_bots_outbox_posts_through_a_client_that_never_resends_b
         assert outbox.client.base_url == bot.app.client.base_url
         handlers = {type(handler).__name__ for handler in outbox.client.retry_handlers}
         assert handlers == {"AsyncRateLimitErrorRetryHandler"}
-        posted = await outbox.post(CHANNEL, digest(), KEY)
-        assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted
+        try:
+            posted = await outbox.post(CHANNEL, digest(), KEY)
+            assert await outbox.find(CHANNEL, KEY, BEFORE_ALL) == posted
+            # Every delivery on one HTTP session (a connection per post is costly).
+            assert outbox.client.session is not None
+            assert outbox.client.session is bot.outbox().client.session
+        finally:
+            await bot.stop(0)
+        assert outbox.client.session.closed
 
 
 async def test_once_the_first_message_is_out_a_failing_rest_still_counts_as_posted(

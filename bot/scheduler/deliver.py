@@ -40,6 +40,7 @@ from bot.domain import (
     Subscription,
     utcnow,
 )
+from bot.errors import StoreError
 from bot.redact import redact
 from bot.scheduler.ports import DeliveryError, Outbox, Posted
 from bot.service import BriefingService
@@ -132,17 +133,21 @@ class Deliverer:
             )
             return Outcome(None)
         store = self.service.store.deliveries
-        delivery = await self._write(
-            store.claim,
-            subscription.id,
-            kind,
-            key,
-            slot_at,
-            self.owner,
-            late=late,
-            story_id=story_id,
-            take_over=take_over,
-        )
+        try:
+            delivery = await self._write(
+                store.claim,
+                subscription.id,
+                kind,
+                key,
+                slot_at,
+                self.owner,
+                late=late,
+                story_id=story_id,
+                take_over=take_over,
+            )
+        except StoreError as exc:  # e.g. the subscription was removed a moment ago
+            log.warning("%s %s of %s not claimed: %s", kind, key, channel.label, redact(str(exc)))
+            return Outcome(None)
         if delivery is None:
             return Outcome(None)
         return await self._run(delivery, subscription, outbox, build, thread_id)
@@ -273,7 +278,7 @@ class Deliverer:
         if outbox is None:
             return Outcome(None)
         store = self.service.store.deliveries
-        delivery = await asyncio.to_thread(
+        delivery = await self._write(
             store.claim,
             subscription.id,
             left.kind,
@@ -298,7 +303,7 @@ class Deliverer:
         if found is not None:
             await self._complete(delivery, subscription.channel, found, None)
             return Outcome(DeliveryState.COMPLETED, found.message_id, recovered=True)
-        await asyncio.to_thread(store.finish, delivery.id, self.owner, DeliveryState.FAILED, reason)
+        await self._write(store.finish, delivery.id, self.owner, DeliveryState.FAILED, reason)
         return Outcome(DeliveryState.FAILED, error=reason)
 
     async def _complete(

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
@@ -109,7 +110,11 @@ def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
 
 
 def make_web_client(
-    settings: Settings, token: str | None = None, *, retry_connections: bool = True
+    settings: Settings,
+    token: str | None = None,
+    *,
+    retry_connections: bool = True,
+    session: aiohttp.ClientSession | None = None,
 ) -> AsyncWebClient:
     """A Web API client at ``BRIEFBOT_SLACK_API_URL``, retrying 429s (Slack posted nothing)
     and, with ``retry_connections``, dropped connections. Scheduled deliveries go without
@@ -124,6 +129,7 @@ def make_web_client(
         base_url=settings.slack_api_url,
         timeout=int(max(1, settings.http_timeout)),
         retry_handlers=handlers,
+        session=session,
     )
 
 
@@ -164,6 +170,7 @@ class SlackBot:
         self.core = core
         self.service: BriefingService = core.service
         self.client = client or make_web_client(settings)
+        self._outbox_session: aiohttp.ClientSession | None = None
         app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
         secret = settings.slack_signing_secret
         self.socket_mode = bool(app_token.strip())
@@ -235,9 +242,15 @@ class SlackBot:
     def outbox(self) -> SlackOutbox:
         """The scheduler's way of posting here: over this app's client (once ``start``ed,
         it knows the bot's user id)."""
-        return SlackOutbox(
-            make_web_client(self.settings, retry_connections=False), self._bot_user_id
+        # One HTTP session for every delivery: without one, slack_sdk opens a connection
+        # (and against Slack, a TLS handshake) per call; 10,000 digests spent ~8 ms of the
+        # event loop's time each on it (docs/benchmarks.md). Closed by ``stop``.
+        if self._outbox_session is None or self._outbox_session.closed:
+            self._outbox_session = aiohttp.ClientSession()
+        client = make_web_client(
+            self.settings, retry_connections=False, session=self._outbox_session
         )
+        return SlackOutbox(client, self._bot_user_id)
 
     @property
     def http_port(self) -> int | None:
@@ -267,6 +280,8 @@ class SlackBot:
         session = getattr(self.client, "session", None)
         if session is not None and not session.closed:
             await session.close()
+        if self._outbox_session is not None and not self._outbox_session.closed:
+            await self._outbox_session.close()
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for the requests in flight; cancel the rest."""

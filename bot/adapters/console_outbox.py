@@ -18,6 +18,7 @@ from bot.scheduler.ports import Posted
 
 class ConsoleOutbox:
     platform = Platform.CONSOLE
+    pace = 0.0
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write

@@ -48,7 +48,6 @@ class LiveUpdates:
         self.interval = interval
         self.clock = clock
         self._lock = asyncio.Lock()  # one batch at a time: the rate limit reads, then writes
-        self.outcomes: list[Outcome] = []
 
     async def on_ingested(self, result: IngestResult) -> list[Outcome]:
         """Post the live updates that ``result`` (a poll's ingest) brings."""
@@ -70,7 +69,6 @@ class LiveUpdates:
                     )
                     if outcome is not None:
                         outcomes.append(outcome)
-        self.outcomes = [*self.outcomes[-99:], *outcomes]
         return outcomes
 
     async def _update(

@@ -40,6 +40,10 @@ class Outbox(Protocol):
     """One platform's way of posting deliveries."""
 
     platform: Platform
+    # Seconds between two deliveries to one channel that the platform tolerates (Slack
+    # paces chat.postMessage at about one a second per channel and answers 429 beyond);
+    # the scheduler waits it out before taking a delivery place, not inside one.
+    pace: float
 
     async def find(
         self, channel: Channel, key: str, since: datetime, *, thread_id: str | None = None

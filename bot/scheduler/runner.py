@@ -41,11 +41,6 @@ from bot.service import BriefingService
 log = logging.getLogger(__name__)
 
 _SYNC_JOB = "subscriptions"
-# Seconds between two digests posted to one channel: Slack paces chat.postMessage at about
-# one a second per channel and answers 429 beyond it. Waiting out the pace in the delivery
-# would hold a place of BRIEFBOT_DELIVERY_CONCURRENCY for the second; the scheduler waits
-# before taking one instead.
-_CHANNEL_PACE = {Platform.SLACK: 1.0}
 
 
 class DigestScheduler:
@@ -59,7 +54,6 @@ class DigestScheduler:
         *,
         owner: str,
         clock: Callable[[], datetime] = utcnow,
-        extra_jobs: Callable[[AsyncIOScheduler], None] | None = None,
         poll: bool = True,
     ) -> None:
         self.service = service
@@ -68,7 +62,8 @@ class DigestScheduler:
         self.grace = parse_duration(settings.digest_grace)
         self.deliverer = Deliverer(service, outboxes, owner=owner, grace=self.grace, clock=clock)
         self._gate = asyncio.Semaphore(settings.delivery_concurrency)
-        # One digest at a time per channel, paced (``_CHANNEL_PACE``), before the gate.
+        # One digest at a time per channel, paced (``Outbox.pace``) before taking a place
+        # of the gate: waiting out a 429 inside a delivery would hold a place idle.
         self._turns: dict[tuple[Platform, str], tuple[asyncio.Lock, list[int]]] = {}
         self._last_post: dict[tuple[Platform, str], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -77,7 +72,6 @@ class DigestScheduler:
         self._sync_lock = asyncio.Lock()
         self._subscriptions: dict[int, Subscription] = {}  # as the last sync read them
         self._started = False
-        self._extra_jobs = extra_jobs
         self.live = LiveUpdates(
             service,
             self.deliverer,
@@ -90,7 +84,6 @@ class DigestScheduler:
             if poll
             else None
         )
-        self.outcomes: list[Outcome] = []  # the latest few, for `briefbot doctor` and tests
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -121,8 +114,6 @@ class DigestScheduler:
             self.poller.install(
                 scheduler, run=self._background(self.poller.poll_due, "polling the sources")
             )
-        if self._extra_jobs is not None:
-            self._extra_jobs(scheduler)
         self.service.subscription_listeners.append(self._changed)
         self._spawn(self.recover())
         log.info("scheduler started: %d subscription(s)", len(self._jobs))
@@ -297,7 +288,8 @@ class DigestScheduler:
         users[0] += 1
         try:
             async with turn:
-                pace = _CHANNEL_PACE.get(channel.platform, 0.0)
+                outbox = self.deliverer.outboxes.get(channel.platform)
+                pace = outbox.pace if outbox is not None else 0.0
                 last = self._last_post.get(where)
                 if last is not None and pace:
                     await asyncio.sleep(max(0.0, last + pace - time.monotonic()))
@@ -319,7 +311,6 @@ class DigestScheduler:
                 del self._turns[where]  # nobody waits for this channel
                 if time.monotonic() - self._last_post.get(where, 0.0) > 60:
                     self._last_post.pop(where, None)
-        self.outcomes = [*self.outcomes[-99:], outcome]
         return outcome
 
     # ------------------------------------------------------------------ recovery

@@ -125,6 +125,7 @@ class DiscordOutbox:
     needed), and finds them again by their marker."""
 
     platform = Platform.DISCORD
+    pace = 0.0  # discord.py waits out each route's bucket itself
 
     def __init__(self, client: discord.Client, *, page_size: int = PAGE_SIZE) -> None:
         self.client = client

@@ -80,6 +80,7 @@ class SlackOutbox:
     own messages count (asked of ``auth.test`` on the first ``find`` when not given)."""
 
     platform = Platform.SLACK
+    pace = 1.0  # chat.postMessage: about one message a second per channel, 429 beyond
 
     def __init__(
         self, client: AsyncWebClient, bot_user_id: str | None = None, *, page_size: int = PAGE_SIZE

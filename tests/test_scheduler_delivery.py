@@ -6,6 +6,7 @@ digest with nothing new posts nothing, and a restart delivers only the latest mi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ SLOT = NOW - timedelta(minutes=5)
 class Clock:
     now: datetime
     waits: list[float] = field(default_factory=list)
+    slept: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self) -> datetime:
         return self.now
@@ -45,6 +47,7 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         """The deliverer's backoff, taken on this clock instead of the wall clock."""
         self.waits.append(seconds)
+        self.slept.set()
         self.now += timedelta(seconds=seconds)
 
 
@@ -258,3 +261,33 @@ async def test_a_subscription_read_only_after_its_slot_passed_gets_that_slot_lat
         assert len(desk.service.store.deliveries.of_subscription(made.id)) == 1
     finally:
         await scheduler.stop(1.0)
+
+
+async def test_a_post_stored_but_never_answered_is_found_not_repeated_and_keeps_its_stories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, topics_file: Path
+) -> None:
+    monkeypatch.setenv("BRIEFBOT_HTTP_TIMEOUT", "1")  # the hung answer times out quickly
+    monkeypatch.setenv("BRIEFBOT_SINCE", "3650d")
+    with FakeSlack() as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+        monkeypatch.setenv("BRIEFBOT_SLACK_API_URL", slack.api_url)
+        async with chat_service(tmp_path, monkeypatch, "hung", now=NOW) as service:
+            await service.ingest_articles((await service.gather(demo_sources())).articles)
+            outbox = SlackOutbox(make_web_client(load_settings(), retry_connections=False))
+            desk = Desk(service, outbox, slack, Clock(NOW))
+            sub = await desk.subscribe()
+            slack.hold_posts("after_store")  # stored, the answer withheld
+
+            delivering = asyncio.ensure_future(desk.digest(sub))
+            await slack.wait_for_held(1, timeout=20)
+            # The client gives up on the answer: the retry waits (on the test's clock).
+            await asyncio.wait_for(desk.clock.slept.wait(), timeout=20)
+            slack.release()
+            outcome = await asyncio.wait_for(delivering, timeout=30)
+
+            assert outcome.state is DeliveryState.COMPLETED
+            assert outcome.recovered  # found by its key, not posted again
+            (posted,) = desk.posts()
+            assert outcome.message_id == posted["ts"]
+            stories = await service.thread_stories(CHANNEL, posted["ts"])
+            assert stories  # the post is recorded with the stories it carried

@@ -184,7 +184,9 @@ class Deliverer:
                             channel.label,
                             found.message_id,
                         )
-                        await self._complete(delivery, channel, found, None)
+                        # This process's own earlier attempt built it (``briefing``); after
+                        # a crash the prepared ids in the record say what it carried.
+                        await self._complete(delivery, channel, found, briefing)
                         return Outcome(DeliveryState.COMPLETED, found.message_id, recovered=True)
                 if briefing is None:
                     briefing = await build()

@@ -148,26 +148,23 @@ def _fold(text: str) -> str:
     return " ".join(text.replace("\u2019", "'").casefold().split())
 
 
-def _options(entry: Alternatives) -> list[str]:
+def options(entry: Alternatives) -> list[str]:
     return [entry] if isinstance(entry, str) else list(entry)
 
 
 def has_fact(text: str, fact: Alternatives) -> bool:
     folded = _fold(text)
-    return any(_fold(option) in folded for option in _options(fact))
+    return any(_fold(option) in folded for option in options(fact))
 
 
 def cites(ref: SourceRef, entry: Alternatives) -> bool:
     """Whether ``ref`` is (one of) the source(s) ``entry`` names: an outlet or a URL part."""
-    return any(
-        _fold(ref.outlet) == _fold(option) or option in ref.url for option in _options(entry)
-    )
+    return any(_fold(ref.outlet) == _fold(option) or option in ref.url for option in options(entry))
 
 
 def names_article(article: Article, entry: Alternatives) -> bool:
     return any(
-        _fold(article.outlet) == _fold(option) or option in article.url
-        for option in _options(entry)
+        _fold(article.outlet) == _fold(option) or option in article.url for option in options(entry)
     )
 
 
@@ -199,11 +196,9 @@ def find_story(stories: Sequence[StoryArticles], key: str) -> StoryArticles:
     """The story whose title (or, failing that, one of whose articles' titles) contains
     ``key``; raises ``LookupError`` when none or several do."""
     wanted = _fold(key)
-    for select in (
-        lambda s: wanted in _fold(s[0].title),
-        lambda s: any(wanted in _fold(a.title) for a in s[1]),
-    ):
-        found = [s for s in stories if select(s)]
+    by_title = [s for s in stories if wanted in _fold(s[0].title)]
+    by_article = [s for s in stories if any(wanted in _fold(a.title) for a in s[1])]
+    for found in (by_title, by_article):
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -371,7 +366,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
-async def _evaluate(
+async def run_items(
     engine: QAEngine, items: Sequence[Item], stories: Sequence[StoryArticles]
 ) -> list[Outcome]:
     outcomes = []
@@ -393,7 +388,7 @@ def evaluate(
     items = load_items() if items is None else items
     with tempfile.TemporaryDirectory() as tmp:
         stories = fixture_stories(workdir or Path(tmp))
-    return asyncio.run(_evaluate(engine, items, stories))
+    return asyncio.run(run_items(engine, items, stories))
 
 
 # ---------------------------------------------------------------------- latency
@@ -455,7 +450,7 @@ _FACTS: list[tuple[str, ...]] = [
     (
         "Schools in the district will stay closed on Friday, the education office said.",
         "The district's education office said every school would remain shut on Friday.",
-        "Pupils across the district will have Friday off after the education office closed schools.",
+        "Pupils will have Friday off after the education office closed the schools.",
     ),
 ]  # fmt: skip
 _FILLER = [

@@ -37,13 +37,13 @@ wire copy or a lightly edited copy), ingested for real, and 200+ questions (answ
 paraphrases and absent ones). The time of each ``engine.answer`` call (extractive: no model)
 is measured; p50 and p99 reported (target p99 ≤ 200 ms).
 
-**Engines.** ``bot.qa.engine`` when it is importable (``ExtractiveQA``; ``--llm`` builds
-``build_qa_engine(settings, client)`` with the ``LLMClient`` that ``bot.app`` builds for
-briefings, against any OpenAI-compatible server set by ``OPENAI_BASE_URL`` /
-``OPENAI_API_KEY`` / ``BRIEFBOT_MODEL``). Until then, and with ``--engine followup``, the
-adapter ``FollowupAdapter`` runs today's extractive thread answerer
-(``bot.chat.followup.answer_in_thread``) behind the ``QAEngine`` call; it ignores ``history``
-and ``since`` (today's answerer has neither).
+**Engines.** ``bot.qa.engine`` when it is importable (``build_qa_engine("extractive")``;
+``--llm``: ``build_qa_engine("llm", client, client.prompts)`` with the ``LLMClient`` that
+``bot.app`` builds for briefings, against any OpenAI-compatible server set by
+``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` / ``BRIEFBOT_MODEL``). Until then, and with
+``--engine followup``, the adapter ``FollowupAdapter`` runs today's extractive thread
+answerer (``bot.chat.followup.answer_in_thread``) behind the ``QAEngine`` call; it ignores
+``history`` and ``since`` (today's answerer has neither).
 
     python -m bench.qa_eval [--engine auto|followup|qa] [--llm] [--format text|json]
                             [--check] [--latency-questions 220] [--skip-latency]
@@ -93,6 +93,8 @@ TARGET_REFUSAL_RECALL = 1.0
 TARGET_CITATION_PRECISION = 0.95
 TARGET_P99_MS = 200.0
 ALL_TIME = timedelta(days=36500)
+# The engines' clock: an hour after the newest article of the fixture stories.
+FIXTURE_NOW = datetime(2026, 11, 18, 18, 30, tzinfo=UTC)
 
 Alternatives = str | list[str]
 
@@ -251,8 +253,13 @@ class Engine:
             await close()
 
 
-def build_engine(choice: str, llm: bool) -> Engine:
-    """``auto``: ``bot.qa.engine`` when importable, else the adapter; ``qa``: require it."""
+def build_engine(choice: str, llm: bool, now: datetime | None = None) -> Engine:
+    """``auto``: ``bot.qa.engine`` when importable, else the adapter; ``qa``: require it.
+
+    ``bot.qa.engine``'s factory is ``build_qa_engine(mode, model, prompts, *, now=...)``;
+    the model is the ``LLMClient`` built from the settings as ``bot.app`` builds it for
+    briefings, with its prompts. ``now`` is the engines' clock (the fixture's dates are
+    fixed)."""
     try:
         module = importlib.import_module("bot.qa.engine")
     except ImportError:
@@ -263,14 +270,15 @@ def build_engine(choice: str, llm: bool) -> Engine:
         return Engine(FollowupAdapter(), FollowupAdapter.name)
     if module is None:
         raise SystemExit("bot.qa.engine is not importable")
+    clock: dict[str, Any] = {"now": lambda: now} if now is not None else {}
     if not llm:
-        return Engine(module.ExtractiveQA(), "bot.qa.engine.ExtractiveQA")
-    from bot.llm.client import LLMClient  # as bot.app builds it for briefings
+        return Engine(module.build_qa_engine("extractive", **clock), "bot.qa.engine extractive")
+    from bot.llm.client import LLMClient  # imported here, as bot.app does: the SDK is heavy
 
     settings = load_settings()
     client = LLMClient(settings)
-    engine = module.build_qa_engine(settings, client)
-    return Engine(engine, f"bot.qa.engine LLM ({settings.model})", [client.close])
+    engine = module.build_qa_engine("llm", client, client.prompts, **clock)
+    return Engine(engine, f"bot.qa.engine llm ({settings.model})", [client.close])
 
 
 # ---------------------------------------------------------------------- scoring
@@ -602,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="every item's outcome")
     args = parser.parse_args(argv)
-    built = build_engine(args.engine, args.llm)
+    built = build_engine(args.engine, args.llm, now=FIXTURE_NOW)
     try:
         outcomes = evaluate(built.engine)
         timing = None

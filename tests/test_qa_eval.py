@@ -8,8 +8,8 @@ its sources (so an expectation can be met at all).
 
 Refusal recall (refused = the positive class) must be 1.0, run two ways:
 
-- ``bot.qa.engine.ExtractiveQA``, the Q&A core's extractive engine (skipped while that
-  module is not on this branch);
+- ``bot.qa.engine``'s extractive engine (``build_qa_engine("extractive")``; skipped while
+  that module is not on this branch);
 - ``FollowupAdapter`` (``bench/qa_eval.py``), today's thread answerer
   ``bot.chat.followup.answer_in_thread``. It answers five items it must refuse (listed in
   ``FOLLOWUP_KNOWN_ANSWERED``), so that test is a strict xfail: it fails loudly once the
@@ -26,11 +26,13 @@ from pathlib import Path
 import pytest
 
 from bench.qa_eval import (
+    FIXTURE_NOW,
     KINDS,
     REFUSAL_KINDS,
     FollowupAdapter,
     Item,
     StoryArticles,
+    build_engine,
     find_story,
     fixture_stories,
     has_fact,
@@ -112,9 +114,9 @@ def _refusal_failures(
 def test_extractive_qa_engine_refuses_everything_the_sources_do_not_say(
     items: list[Item], stories: list[StoryArticles]
 ) -> None:
-    """Engine: ``bot.qa.engine.ExtractiveQA`` (no model)."""
-    engine_module = importlib.import_module("bot.qa.engine")
-    assert _refusal_failures(engine_module.ExtractiveQA(), items, stories) == set()
+    """Engine: ``bot.qa.engine``'s extractive engine (no model)."""
+    engine = build_engine("qa", llm=False, now=FIXTURE_NOW).engine
+    assert _refusal_failures(engine, items, stories) == set()
 
 
 @pytest.mark.xfail(

@@ -3,7 +3,8 @@
     python -m bench.run_all [--quick]
 
 ``--quick`` runs small versions (one shuffle, 10k articles, a 2k-article ingest on SQLite
-only, 10 generated stories, 300 scheduled digests) to check that the benchmarks still run.
+only, 10 generated stories, 40 timed thread answers, 300 scheduled digests) to check that
+the benchmarks still run.
 Clustering quality needs the shared evaluation data (see ``bench/neus.py``) and the
 PostgreSQL half of the ingest benchmark needs the server binaries; without them those parts
 are skipped with a note and the others run.
@@ -23,6 +24,7 @@ from bench import (
     ingest_speed,
     llm_tokens,
     pipeline_speed,
+    qa_eval,
     verify_quality,
 )
 from bench.neus import BenchDataMissing
@@ -56,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         (
             "LLM prompt tokens and overhead",
             lambda: llm_tokens.main(["--stories", "10" if quick else "40"]),
+        ),
+        (
+            "Thread answers (Q&A evaluation set, latency on a 200-article story)",
+            lambda: qa_eval.main(["--latency-questions", "40" if quick else "220"]),
         ),
         (
             "Scheduled digests (10,000 subscriptions due in one minute, paced Slack)",

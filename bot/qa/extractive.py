@@ -40,7 +40,7 @@ from bot.domain import Article, SourceRef, Story
 from bot.qa import MAX_QUESTION_CHARS, Answer, Claim, Refusal, Turn
 from bot.qa.context import check_question, resolve_question
 from bot.qa.passages import StorySources, sentences_of, story_passages
-from bot.qa.retrieve import FILLER, Filters, apply_filters, parse_filters, retrieve
+from bot.qa.retrieve import FILLER, Filters, apply_filters, leads_first, parse_filters, spread
 from bot.render.text import clean
 from bot.summarize.align import Profile, SentenceSet, profile, sentence_similarity
 from bot.summarize.extractive import clean_title, sentence_quality
@@ -245,7 +245,9 @@ def match_quotes(
 def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str, float]:
     """The question's terms, each weighted by its kind (names weigh more) and its rarity
     among the distinct sentences (a term none of them uses weighs the most)."""
-    asked = {t: w for t, w in profile(question).weights.items() if t not in FILLER}
+    asked = {
+        t: w for t, w in profile(_HOW_MUCH.sub(" ", question)).weights.items() if t not in FILLER
+    }
     distinct = {sentence_key(s.text): s.profile for s in sentences}
     count = len(distinct)
     frequency = dict.fromkeys(asked, 0)
@@ -367,7 +369,7 @@ def extractive_answer(
         refused=False,
         new_sources=new,
     )
-    answer.text = answer_text(answer, multi_story=len(corpus.offsets) > 1, corpus=corpus)
+    answer.text = answer_text(answer, multi_story=len(corpus.offsets) > 1)
     return answer
 
 
@@ -394,17 +396,17 @@ def find_quotes(
         return []
     if has_content(filters.query):
         limit = max_quotes * 4 if filters.sides else max_quotes
-        found = match_quotes(
+        matched = match_quotes(
             filters.query, corpus, keep=kept, max_quotes=limit, forward_only=speculative
         )
-        return _one_per_outlet(found, corpus, max_quotes) if filters.sides else found
+        return _one_per_outlet(matched, corpus, max_quotes) if filters.sides else matched
     if speculative or not filters.any:
         return []
     # Only a filter ("what did Press TV say?", "anything new today?", "how do they differ?"):
     # the openings of the passages the filters leave, spread across outlets for a side.
-    ranked, _ = retrieve(filters.query, corpus.passages, corpus.sources, now=now, k=50)
-    if not filters.sides:
-        ranked = [(p, s) for p, s in ranked if p.source_id in kept]
+    ranked = [(p, 0.0) for p in leads_first(apply_filters(corpus.passages, filters))]
+    if filters.sides:
+        ranked = spread(ranked, max_quotes * 4)
     found: list[Found] = []
     taken = SentenceSet()
     for passage, _score in ranked:
@@ -504,13 +506,14 @@ def refused(
     )
 
 
-def answer_text(answer: Answer, *, multi_story: bool, corpus: StorySources | None = None) -> str:
-    """An answer's claims as posted: each quoted (or stated) with the sources it cites."""
+def answer_text(answer: Answer, *, multi_story: bool, quoted: bool = True) -> str:
+    """An answer's claims as posted: each quoted (or, ``quoted=False``, stated as a model
+    wrote it) with the sources it cites, then the sources new since ``since``."""
     by_id = {ref.id: ref for ref in answer.sources}
     lines = ["From this thread's sources:" if multi_story else "From this story's sources:"]
     for claim in answer.claims:
         cited = [by_id[s] for s in claim.sources if s in by_id]
-        lines.append(f"• “{shorten(claim.text)}”")
+        lines.append(f"• “{shorten(claim.text)}”" if quoted else f"• {shorten(claim.text)}")
         if cited:
             lead, *copies = cited
             cite = f"   — {source_label(lead)} {quotable(lead.url)}"

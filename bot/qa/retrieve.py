@@ -213,19 +213,30 @@ def retrieve(
 
     A question that is only a filter ("what did Press TV say?", "anything new today?") gets
     the filtered passages in source order (score 0): each source's opening first."""
-    retriever = retriever or BM25Retriever()
     filters = parse_filters(question, sources, now)
+    return rank(filters, passages, retriever=retriever, k=k), filters
+
+
+def rank(
+    filters: Filters,
+    passages: Sequence[Passage],
+    *,
+    retriever: Retriever | None = None,
+    k: int = DEFAULT_K,
+) -> list[tuple[Passage, float]]:
+    """``retrieve`` for filters already read from the question."""
+    retriever = retriever or BM25Retriever()
     pool = apply_filters(passages, filters)
     if not query_terms(filters.query):
-        ranked = [(p, 0.0) for p in _leads_first(pool)] if filters.any else []
+        ranked = [(p, 0.0) for p in leads_first(pool)] if filters.any else []
     else:
         ranked = retriever.search(filters.query, pool, len(pool) if filters.sides else k)
     if filters.sides:
         ranked = spread(ranked, k)
-    return ranked[:k], filters
+    return ranked[:k]
 
 
-def _leads_first(passages: Sequence[Passage]) -> list[Passage]:
+def leads_first(passages: Sequence[Passage]) -> list[Passage]:
     """Each source's first passage, then each source's second, and so on."""
     position: dict[int, int] = {}
     keyed = []
@@ -283,9 +294,9 @@ def spread(ranked: Sequence[tuple[Passage, float]], k: int) -> list[tuple[Passag
             for a in per_outlet[one][:_PAIR_DEPTH]:
                 for b in per_outlet[other][:_PAIR_DEPTH]:
                     if conflicting(a[0].text, b[0].text):
-                        key = (a[1] + b[1], -min(a[0].id, b[0].id), a, b)
-                        if best_pair is None or key[:2] > best_pair[:2]:
-                            best_pair = key
+                        pair = (a[1] + b[1], -min(a[0].id, b[0].id), a, b)
+                        if best_pair is None or pair[:2] > best_pair[:2]:
+                            best_pair = pair
     chosen: list[tuple[Passage, float]] = []
     used: set[str] = set()
     if best_pair is not None:

@@ -11,9 +11,10 @@ write the answer from retrieved passages only:
 3. the ``qa`` prompt carries the passages grouped by source (``<source id="3" ...>``, the
    ids of ``Answer.sources``) and the model replies with ``story_qa`` JSON: the answer, its
    claims each citing source ids, and the outcome ("answered" / "not_in_sources");
-4. every claim is cleaned (links that are not a source's URL, citation markers and mass
-   mentions removed) and its citations checked by the briefings' ``CitationVerifier``:
-   unsupported citations removed, missing ones added, unsupported claims dropped;
+4. every claim is cleaned (every link, citation markers and mass mentions removed: the
+   sources are listed with their own URLs) and its citations checked by the briefings'
+   ``CitationVerifier``: unsupported citations removed, missing ones added, unsupported
+   claims dropped;
 5. only the verified claims are posted, in our own format (the model's free "answer" text
    is never posted, so neither the question nor an article can change the format or slip in
    a link); no claim left, or "not_in_sources" -> the honest refusal.
@@ -259,10 +260,10 @@ class LLMQA:
             answer = self._refused(question, Refusal.NOT_IN_SOURCES, corpus, story_id, filters, new)
             answer.usage = usage
             return answer
-        allowed = {ref.url for ref in corpus.sources}
         points = []
         for item in output.claims:
-            text = defuse_mentions(clean_model_text(item.text, allowed))
+            # Every link goes: the claim's sources are listed with their own URLs.
+            text = defuse_mentions(clean_model_text(item.text, frozenset()))
             if text:
                 points.append(KeyPoint(text, list(item.sources)))
         articles = {source_id: defused(a) for source_id, a in corpus.articles.items()}

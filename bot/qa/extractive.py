@@ -34,12 +34,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from bot.domain import Article, SourceRef, Story
 from bot.qa import MAX_QUESTION_CHARS, Answer, Claim, Refusal, Turn
 from bot.qa.context import check_question, resolve_question
-from bot.qa.passages import StorySources, sentences_of, story_passages
+from bot.qa.passages import StorySources, story_passages, text_sentences
 from bot.qa.retrieve import FILLER, Filters, apply_filters, leads_first, parse_filters, spread
 from bot.render.text import clean
 from bot.summarize.align import Profile, SentenceSet, profile, sentence_similarity
@@ -190,19 +191,26 @@ class _Sentence:
     position: int
     text: str
     profile: Profile
+    key: str  # sentence_key(text)
 
 
 def _sentences(corpus: StorySources) -> list[_Sentence]:
     order = {story: n for n, story in enumerate(corpus.offsets)}
     return [
-        _Sentence(order[corpus.story_of[ref.id]], ref.id, p, text, profile(text))
+        _Sentence(order[corpus.story_of[ref.id]], ref.id, p, text, profile(text), _key(text))
         for ref in corpus.sources
-        for p, text in enumerate(
-            s
-            for s in sentences_of(corpus.articles[ref.id])
-            if sentence_quality(s, relaxed=True) > 0
-        )
+        for p, text in enumerate(_quotable_sentences(corpus.articles[ref.id].text))
     ]
+
+
+@lru_cache(maxsize=65536)
+def _key(text: str) -> str:
+    return sentence_key(text)
+
+
+@lru_cache(maxsize=4096)
+def _quotable_sentences(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text_sentences(text) if sentence_quality(s, relaxed=True) > 0)
 
 
 def match_quotes(
@@ -248,7 +256,7 @@ def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str
     asked = {
         t: w for t, w in profile(_HOW_MUCH.sub(" ", question)).weights.items() if t not in FILLER
     }
-    distinct = {sentence_key(s.text): s.profile for s in sentences}
+    distinct = {s.key: s.profile for s in sentences}
     count = len(distinct)
     frequency = dict.fromkeys(asked, 0)
     for found in distinct.values():
@@ -278,7 +286,7 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
     seen: set[str] = set()
     ranked: list[tuple[float, int, int, int, _Sentence]] = []
     for sentence in sentences:
-        key = sentence_key(sentence.text)
+        key = sentence.key
         if key in seen:
             continue  # a later copy of the same sentence: the earliest source carries it
         seen.add(key)
@@ -301,12 +309,11 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
 def _carriers(quoted: _Sentence, sentences: Sequence[_Sentence]) -> list[int]:
     """The quoted sentence's source and every other source of its story carrying the same
     sentence (an exact or near copy), in source order."""
-    key = sentence_key(quoted.text)
     found = {quoted.source}
     for other in sentences:
         if other.story != quoted.story or other.source in found:
             continue
-        if sentence_key(other.text) == key or (
+        if other.key == quoted.key or (
             other.profile.weights.keys() & quoted.profile.weights.keys()
             and sentence_similarity(quoted.text, other.text) >= _COPY_SIMILARITY
         ):

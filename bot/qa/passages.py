@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from bot.domain import Article, SourceRef, Story
 from bot.qa import Passage
@@ -44,7 +45,14 @@ class StorySources:
 
 def sentences_of(article: Article) -> list[str]:
     """The article's sentences fit to be quoted or retrieved (each once, in order)."""
-    return [s for s in dict.fromkeys(source_sentences(article.text)) if not is_instruction(s)]
+    return list(text_sentences(article.text))
+
+
+@lru_cache(maxsize=4096)
+def text_sentences(text: str) -> tuple[str, ...]:
+    """``sentences_of`` an article's text (cached: a thread asks many questions of the same
+    articles, and the passages and the matcher both read them)."""
+    return tuple(s for s in dict.fromkeys(source_sentences(text)) if not is_instruction(s))
 
 
 def windows(sentences: Sequence[str], size: int = WINDOW) -> list[str]:

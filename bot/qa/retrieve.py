@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -43,7 +44,8 @@ from bot.text import fold, normalize_whitespace, sentence_key, split_sentences
 DEFAULT_K = 8
 _SAME_THING = 3  # shared terms that make two sentences about the same thing
 _COPY = 0.8  # sentences this similar are one sentence copied
-_PAIR_DEPTH = 6  # passages of each outlet tried for a contradicting pair
+_PAIR_DEPTH = 4  # passages of each outlet tried for a contradicting pair
+_PAIR_OUTLETS = 8  # outlets tried for a contradicting pair
 
 # Words that shape a question but say nothing about what it asks.
 FILLER = frozenset(
@@ -86,6 +88,12 @@ def query_terms(text: str) -> list[str]:
     return [t for t in terms(text) if t not in FILLER]
 
 
+@lru_cache(maxsize=65536)
+def passage_terms(text: str) -> tuple[str, ...]:
+    """``terms`` of a passage (cached: a thread asks many questions of the same passages)."""
+    return tuple(terms(text))
+
+
 class BM25Retriever:
     """BM25 (Lucene variant, ``bm25s``) over the passages' comparison terms."""
 
@@ -99,7 +107,7 @@ class BM25Retriever:
         wanted = query_terms(query)
         if not wanted or not passages or k < 1:
             return []
-        corpus = [terms(p.text) or ["\u2205"] for p in passages]
+        corpus = [list(passage_terms(p.text)) or ["\u2205"] for p in passages]
         index = bm25s.BM25(k1=self.k1, b=self.b)
         index.index(corpus, show_progress=False)
         scores = np.asarray(index.get_scores(wanted), dtype=float)
@@ -288,7 +296,8 @@ def spread(ranked: Sequence[tuple[Passage, float]], k: int) -> list[tuple[Passag
     if len(per_outlet) < 2:
         return list(ranked[:k])
     best_pair: tuple[float, int, tuple[Passage, float], tuple[Passage, float]] | None = None
-    outlets = sorted(per_outlet)
+    outlets = sorted(per_outlet, key=lambda o: (-per_outlet[o][0][1], per_outlet[o][0][0].id))
+    outlets = outlets[:_PAIR_OUTLETS]  # the best outlets only: pairs grow with their square
     for i, one in enumerate(outlets):
         for other in outlets[i + 1 :]:
             for a in per_outlet[one][:_PAIR_DEPTH]:

@@ -196,7 +196,7 @@ class LLMQA:
             filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
         new = new_sources(corpus, since)
         speculative = is_speculative(filters.query)
-        if speculative and not find_quotes(filters, corpus, now=now, speculative=True):
+        if speculative and not find_quotes(filters, corpus, speculative=True):
             return self._refused(question, Refusal.SPECULATIVE, corpus, story_id, filters, new)
         ranked = rank(filters, corpus.passages, retriever=self.retriever, k=self.k)
         if not ranked:

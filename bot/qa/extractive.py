@@ -360,7 +360,7 @@ def extractive_answer(
         filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
     new = new_sources(corpus, since)
     speculative = is_speculative(filters.query)
-    found = find_quotes(filters, corpus, now=now, max_quotes=max_quotes, speculative=speculative)
+    found = find_quotes(filters, corpus, max_quotes=max_quotes, speculative=speculative)
     if not found:
         reason = Refusal.SPECULATIVE if speculative else Refusal.NOT_IN_SOURCES
         answer = refused(question, reason, corpus.sources, story_id, filters=filters)
@@ -391,7 +391,6 @@ def find_quotes(
     filters: Filters,
     corpus: StorySources,
     *,
-    now: datetime,
     max_quotes: int = MAX_QUOTES,
     speculative: bool = False,
 ) -> list[Found]:

@@ -238,3 +238,12 @@ def test_the_factory_builds_the_extractive_engine_and_checks_its_mode() -> None:
         build_qa_engine("llm")
     with pytest.raises(ValueError, match="unknown"):
         build_qa_engine("oracle")
+
+
+async def test_a_side_question_quotes_independent_outlets_each_once() -> None:
+    answer = await ask("How do the sources differ?")
+    assert not answer.refused
+    quoted = [answer.sources[claim.sources[0] - 1].outlet for claim in answer.claims]
+    assert len(quoted) >= 2
+    assert len(set(quoted)) == len(quoted)  # each outlet once
+    assert "Coastal Daily Record" not in quoted  # a wire copy is not another side

@@ -225,3 +225,15 @@ async def test_a_used_up_token_budget_answers_without_the_model(
     assert openai_server.bodies == []
     assert answer.notes[0].startswith("Written without the model")
     assert any("Kestrel" in claim.text for claim in answer.claims)
+
+
+async def test_a_side_question_puts_several_outlets_in_front_of_the_model(
+    client: LLMClient, openai_server: FakeOpenAI
+) -> None:
+    openai_server.script(reply([], outcome="not_in_sources"))
+    await ask(client, "How do the outlets differ on the strike?")
+    user = openai_server.bodies[0]["messages"][-1]["content"]
+    outlets = {p.id for p in passages(openai_server.bodies[0])}
+    assert len(outlets) >= 3
+    assert 'outlet="Valley Post"' in user
+    assert 'outlet="Harbor Times"' in user

@@ -300,3 +300,18 @@ def test_literal_braces_and_spacing_variants_are_allowed(tmp_path: Path) -> None
         'Example: {"key_points": [{"text": "...", "sources": [1]}]} and {single} braces.'
     )
     assert user["content"] == "E\nS\nX"
+
+
+def test_the_qa_prompt_asks_for_the_story_qa_reply_and_its_two_outcomes(
+    shipped: PromptSet,
+) -> None:
+    from bot.summarize.schema import QA_SCHEMA, QA_SCHEMA_NAME
+
+    system, user = shipped.qa.render(**VALUES["qa"], sources=format_sources(passages()))
+    assert set(QA_SCHEMA["required"]) == {"answer", "claims", "outcome"}
+    for field in QA_SCHEMA["required"]:
+        assert f'"{field}"' in system["content"]
+    for outcome in QA_SCHEMA["properties"]["outcome"]["enum"]:
+        assert f'"{outcome}"' in system["content"]
+    assert QA_SCHEMA_NAME in shipped.qa.path.read_text(encoding="utf-8")
+    assert f"<question>\n{VALUES['qa']['question']}\n</question>" in user["content"]

@@ -76,6 +76,7 @@ class Answer:
     verification: Verification | None = None
     new_sources: list[int] = field(default_factory=list)
     usage: TokenUsage | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. "Written without the model: ..."
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,26 +16,33 @@ An answer to a follow-up question (``ANSWER_SCHEMA``)::
 
     {"answer": "...", "sources": [1, 4], "answerable": true}
 
+An answer written from retrieved passages (``QA_SCHEMA``, the ``qa`` prompt's reply)::
+
+    {"answer": "...", "claims": [{"text": "...", "sources": [2]}],
+     "outcome": "answered"}                       # or "not_in_sources"
+
 Source ids are the 1-based numbers of the story's sources as given in the prompt
 (``<source id="3" ...>``), the same numbers as ``bot.domain.SourceRef.id``.
 
 ``validate_json(content, schema)`` parses a reply and checks it against a schema (integers
 must be JSON integers: ``1.0`` and ``true`` are not source ids). The pydantic models
-(``BriefingOutput``, ``AnswerOutput``) accept exactly what the schemas accept, so the caller
-can turn a validated reply into typed objects with ``BriefingOutput.model_validate(data)``.
+(``BriefingOutput``, ``AnswerOutput``, ``QAOutput``) accept exactly what the schemas accept,
+so the caller can turn a validated reply into typed objects with
+``BriefingOutput.model_validate(data)``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
 BRIEFING_SCHEMA_NAME = "story_briefing"
 ANSWER_SCHEMA_NAME = "story_answer"
+QA_SCHEMA_NAME = "story_qa"
 
 
 def _cited_items(description: str) -> dict[str, Any]:
@@ -96,6 +103,27 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+QA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer": {
+            "type": "string",
+            "description": "The answer in a few sentences, from the sources only.",
+        },
+        "claims": _cited_items(
+            "Each statement of the answer with the ids of the sources that say it. "
+            "Empty when the sources do not contain the answer."
+        ),
+        "outcome": {
+            "type": "string",
+            "enum": ["answered", "not_in_sources"],
+            "description": "not_in_sources when the sources do not contain the answer.",
+        },
+    },
+    "required": ["answer", "claims", "outcome"],
+    "additionalProperties": False,
+}
+
 SourceId = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -126,6 +154,14 @@ class AnswerOutput(_Strict):
     answer: str
     sources: list[SourceId]
     answerable: bool
+
+
+class QAOutput(_Strict):
+    """An answer written from retrieved passages as the model returns it (``QA_SCHEMA``)."""
+
+    answer: str
+    claims: list[CitedItem]
+    outcome: Literal["answered", "not_in_sources"]
 
 
 # --- Checking a reply ------------------------------------------------------------------------

@@ -1,0 +1,552 @@
+"""The answer without a model: the stories' own sentences that match the question, quoted.
+
+A sentence qualifies only when it actually matches: the question's comparison terms
+(``bot.summarize.align.terms``: folded, stemmed, stop words and question filler removed,
+common news synonyms merged; names weigh more) are weighted by how rare they are among the
+stories' sentences, and a sentence must carry at least ``MATCH_THRESHOLD`` of that weight.
+A term the sources never use weighs the most, so "the capital of Peru" matches nothing in a
+story that never names Peru, however close its nearest sentence. A question of stop words
+only ("what did they say about it?") matches nothing. Among matches, a sentence that gives
+a figure wins for "how many" / "how much", one naming someone for "who", then the more
+focused sentence (less else in it).
+
+Wire and syndicated copies are quoted once: a sentence the same (or nearly the same) in
+several articles is one quote citing all of them, and a near-repeat of a quote is skipped.
+Sentences addressed to a model (``is_instruction``) and page furniture are never quoted;
+every quoted text has its mass mentions defused (``defuse_mentions``).
+
+Two entry points share the matcher:
+
+- ``answer_in_thread(question, stories) -> ThreadAnswer``: the thread reply of
+  ``bot.chat`` (sources numbered per story, like each story's briefing);
+- ``extractive_answer(question, stories, now=...) -> Answer``: the ``QAEngine`` answer
+  (sources numbered once across the stories, ``bot.qa.passages``), with the question's
+  filters (an outlet, a time, "how do they differ": ``bot.qa.retrieve``), follow-ups
+  resolved against the thread's history (``bot.qa.context``) and the honest refusals:
+  not in the sources, speculation no source makes (``SPECULATIVE``), too long, empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from bot.domain import Article, SourceRef, Story
+from bot.qa import MAX_QUESTION_CHARS, Answer, Claim, Refusal, Turn
+from bot.qa.context import check_question, resolve_question
+from bot.qa.passages import StorySources, story_passages, text_sentences
+from bot.qa.retrieve import FILLER, Filters, apply_filters, leads_first, parse_filters, spread
+from bot.render.text import clean
+from bot.summarize.align import Profile, SentenceSet, profile, sentence_similarity
+from bot.summarize.extractive import clean_title, sentence_quality
+from bot.text import normalize_whitespace, sentence_key, split_sentences
+
+MAX_QUOTES = 3
+MATCH_THRESHOLD = 0.5  # share of the question's weighted terms a quoted sentence must carry
+_COPY_SIMILARITY = 0.8  # another article's sentence this similar is the same sentence (a copy)
+_REPEAT = 0.6  # a match this similar to a quote already taken adds nothing new
+_FOCUS_WEIGHT = 0.15
+_KIND_WEIGHT = 0.2  # a figure for "how many", a name for "who"
+_MAX_QUOTE_CHARS = 400
+_MAX_ECHO_CHARS = 120
+
+_HOW_MUCH = re.compile(r"\bhow\s+(?:many|much|big|large|long|far|high|old)\b", re.IGNORECASE)
+_WHO = re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)
+# Questions about what has not happened yet ...
+SPECULATIVE = re.compile(
+    r"\b(?:will|won['’]t|going\s+to|gonna|next|soon|expect\w*|predict\w*|forecast\w*|likely|"
+    r"future|outlook|chances?|odds|prospects?|eventually|later)\b",
+    re.IGNORECASE,
+)
+# ... answered only by a sentence that itself looks ahead.
+FORWARD = re.compile(
+    r"\b(?:will|would|expect\w*|set\s+to|due\s+to|plans?\s+to|planned|forecast\w*|predict\w*|"
+    r"could|may|might|likely|(?:is|are)\s+to|next|warn\w*|until|by\s+(?:the\s+)?end)\b",
+    re.IGNORECASE,
+)
+# Mass mentions: "@everyone", "@here", "@channel" (Slack and Discord) and Slack's
+# "<!channel>", "<!here>", "<!everyone>" (with an optional "|label").
+_MASS_MENTION = re.compile(
+    r"<!(channel|here|everyone)(?:\|[^>]*)?>|@(channel|here|everyone)\b", re.IGNORECASE
+)
+
+
+def defuse_mentions(text: str) -> str:
+    """Text with its mass mentions made inert: "@everyone" becomes "＠everyone" (a full-width
+    at sign), Slack's "<!here>" becomes "＠here". A platform renderer escapes further."""
+    return _MASS_MENTION.sub(lambda m: "＠" + (m.group(1) or m.group(2)), text)
+
+
+def quotable(text: str) -> str:
+    """Untrusted source text fit for a chat reply: one clean line, mass mentions defused."""
+    return defuse_mentions(clean(text))
+
+
+def is_speculative(question: str) -> bool:
+    """Does the question ask what will happen (rather than what the sources report)?"""
+    return bool(SPECULATIVE.search(question))
+
+
+# ---------------------------------------------------------------------- the thread reply
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One quoted sentence of a story and every source that carries it (the quoted one
+    first), numbered like the story's briefing. ``text`` and ``story_title`` are already
+    ``quotable``; the ``sources`` are as stored (a renderer cleans their fields)."""
+
+    text: str
+    story_id: str
+    story_title: str
+    sources: tuple[SourceRef, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadAnswer:
+    """The answer to one question in a thread: the quotes that answer it (none when the
+    sources do not say) and its plain text."""
+
+    question: str
+    quotes: tuple[Quote, ...]
+    text: str
+
+    @property
+    def found(self) -> bool:
+        return bool(self.quotes)
+
+
+ThreadStories = Sequence[tuple[Story, Sequence[Article]]]
+
+
+class Answerer(Protocol):
+    """What ``ChatCore`` asks a thread question of (the model's Q&A path will be another)."""
+
+    async def __call__(self, question: str, stories: ThreadStories) -> ThreadAnswer: ...
+
+
+async def answer_extractively(question: str, stories: ThreadStories) -> ThreadAnswer:
+    """``answer_in_thread`` in a worker thread (it is CPU work)."""
+    return await asyncio.to_thread(answer_in_thread, question, stories)
+
+
+def answer_in_thread(
+    question: str, stories: ThreadStories, *, max_quotes: int = MAX_QUOTES
+) -> ThreadAnswer:
+    """Answer ``question`` from these stories' articles only (see the module docstring)."""
+    question = normalize_whitespace(question)
+    corpus = story_passages(stories)
+    found = match_quotes(question, corpus, max_quotes=max_quotes)
+    titles = _titles(stories, corpus)
+    quotes = []
+    for item in found:
+        offset = corpus.offsets[item.story_id]
+        local = [corpus.source(s) for s in item.sources]
+        quotes.append(
+            Quote(
+                text=item.text,
+                story_id=item.story_id,
+                story_title=titles[item.story_id],
+                sources=tuple(_local(ref, offset) for ref in local),
+                score=item.score,
+            )
+        )
+    return ThreadAnswer(question, tuple(quotes), _thread_text(question, quotes, len(stories)))
+
+
+def _local(ref: SourceRef, offset: int) -> SourceRef:
+    """A source renumbered as its own story's briefing numbers it."""
+    return replace(
+        ref,
+        id=ref.id - offset,
+        copy_of=ref.copy_of - offset if ref.copy_of is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------- the matcher
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A matching sentence (already ``quotable``), its story and every source carrying it
+    (ids of ``StorySources.sources``, the quoted one first)."""
+
+    text: str
+    story_id: str
+    sources: tuple[int, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    story: int
+    source: int  # id in StorySources.sources
+    position: int
+    text: str
+    profile: Profile
+    key: str  # sentence_key(text)
+
+
+def _sentences(corpus: StorySources) -> list[_Sentence]:
+    order = {story: n for n, story in enumerate(corpus.offsets)}
+    return [
+        _Sentence(order[corpus.story_of[ref.id]], ref.id, p, text, profile(text), _key(text))
+        for ref in corpus.sources
+        for p, text in enumerate(_quotable_sentences(corpus.articles[ref.id].text))
+    ]
+
+
+@lru_cache(maxsize=65536)
+def _key(text: str) -> str:
+    return sentence_key(text)
+
+
+@lru_cache(maxsize=4096)
+def _quotable_sentences(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text_sentences(text) if sentence_quality(s, relaxed=True) > 0)
+
+
+def match_quotes(
+    question: str,
+    corpus: StorySources,
+    *,
+    keep: set[int] | None = None,
+    max_quotes: int = MAX_QUOTES,
+    forward_only: bool = False,
+) -> list[Found]:
+    """The sentences that answer ``question``, best first, each once with every source that
+    carries it. ``keep``: only sentences of these sources may be quoted (rarity is still
+    weighed over every source). ``forward_only``: only sentences that look ahead."""
+    sentences = _sentences(corpus)
+    ranked = _rank(question, sentences)
+    story_ids = list(corpus.offsets)
+    found: list[Found] = []
+    taken = SentenceSet()
+    for score, sentence in ranked:
+        if len(found) >= max_quotes:
+            break
+        if keep is not None and sentence.source not in keep:
+            continue
+        if forward_only and not FORWARD.search(sentence.text):
+            continue
+        if taken.repeats(sentence.text, _REPEAT):
+            continue
+        taken.add(sentence.text)
+        found.append(
+            Found(
+                text=quotable(sentence.text),
+                story_id=story_ids[sentence.story],
+                sources=tuple(_carriers(sentence, sentences)),
+                score=round(score, 6),
+            )
+        )
+    return found
+
+
+def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str, float]:
+    """The question's terms, each weighted by its kind (names weigh more) and its rarity
+    among the distinct sentences (a term none of them uses weighs the most)."""
+    asked = {
+        t: w for t, w in profile(_HOW_MUCH.sub(" ", question)).weights.items() if t not in FILLER
+    }
+    distinct = {s.key: s.profile for s in sentences}
+    count = len(distinct)
+    frequency = dict.fromkeys(asked, 0)
+    for found in distinct.values():
+        for term in asked:
+            if term in found.weights:
+                frequency[term] += 1
+    return {
+        term: weight * math.log((count + 1) / (frequency[term] + 0.5))
+        for term, weight in asked.items()
+    }
+
+
+def has_content(question: str) -> bool:
+    """Does the question ask about something (a term that is not filler)?"""
+    return any(t not in FILLER for t in profile(question).weights)
+
+
+def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _Sentence]]:
+    """The sentences that match the question, best first (each distinct sentence once)."""
+    weights = _question_weights(question, sentences)
+    total = math.fsum(weights.values())
+    if total <= 0:
+        return []
+    wants_figure = bool(_HOW_MUCH.search(question))
+    wants_name = bool(_WHO.search(question))
+    named = {t for entity in profile(question).entities for t in entity}
+    seen: set[str] = set()
+    ranked: list[tuple[float, int, int, int, _Sentence]] = []
+    for sentence in sentences:
+        key = sentence.key
+        if key in seen:
+            continue  # a later copy of the same sentence: the earliest source carries it
+        seen.add(key)
+        shared = [t for t in weights if t in sentence.profile.weights]
+        coverage = math.fsum(weights[t] for t in shared) / total
+        if not shared or coverage < MATCH_THRESHOLD - 1e-9:
+            continue
+        focus = len(shared) / max(len(sentence.profile.weights), 1)
+        score = coverage + _FOCUS_WEIGHT * focus
+        if wants_figure and sentence.profile.numbers:
+            score += _KIND_WEIGHT
+        if wants_name and any(set(e) - named for e in sentence.profile.entities):
+            score += _KIND_WEIGHT  # names someone the question does not
+        rank = (-round(score, 9), sentence.story, sentence.source, sentence.position)
+        ranked.append((*rank, sentence))
+    ranked.sort(key=lambda item: item[:4])
+    return [(-item[0], item[4]) for item in ranked]
+
+
+def _carriers(quoted: _Sentence, sentences: Sequence[_Sentence]) -> list[int]:
+    """The quoted sentence's source and every other source of its story carrying the same
+    sentence (an exact or near copy), in source order."""
+    found = {quoted.source}
+    for other in sentences:
+        if other.story != quoted.story or other.source in found:
+            continue
+        if other.key == quoted.key or (
+            other.profile.weights.keys() & quoted.profile.weights.keys()
+            and sentence_similarity(quoted.text, other.text) >= _COPY_SIMILARITY
+        ):
+            found.add(other.source)
+    return [quoted.source, *sorted(found - {quoted.source})]
+
+
+def _titles(stories: ThreadStories, corpus: StorySources) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for story, _ in stories:
+        if story.id in titles:
+            continue
+        if story.title:
+            titles[story.id] = quotable(story.title)
+            continue
+        first = next((r for r in corpus.sources if corpus.story_of[r.id] == story.id), None)
+        titles[story.id] = quotable(clean_title(first.title, first.outlet)) if first else ""
+    return titles
+
+
+# ---------------------------------------------------------------------- the QA answer
+
+
+def extractive_answer(
+    question: str,
+    stories: Sequence[tuple[Story, Sequence[Article]]],
+    *,
+    now: datetime,
+    history: Sequence[Turn] = (),
+    since: datetime | None = None,
+    max_quotes: int = MAX_QUOTES,
+) -> Answer:
+    """Answer ``question`` from the stories' sentences only, or refuse (see the module)."""
+    refusal = check_question(question)
+    if refusal is not None:
+        return refused(question, refusal, [], None)
+    corpus = story_passages(stories)
+    story_id = next(iter(corpus.offsets), None)
+    if not corpus.sources:
+        return refused(question, Refusal.NO_STORY, [], story_id)
+    resolved = resolve_question(question, history)
+    filters = parse_filters(resolved, corpus.sources, now)
+    if filters.since is None and since is not None and not has_content(filters.query):
+        filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
+    new = new_sources(corpus, since)
+    speculative = is_speculative(filters.query)
+    found = find_quotes(filters, corpus, max_quotes=max_quotes, speculative=speculative)
+    if not found:
+        reason = Refusal.SPECULATIVE if speculative else Refusal.NOT_IN_SOURCES
+        answer = refused(question, reason, corpus.sources, story_id, filters=filters)
+        answer.new_sources = new
+        return answer
+    claims = [Claim(item.text, list(item.sources)) for item in found]
+    answer = Answer(
+        question=question,
+        text="",
+        claims=claims,
+        sources=corpus.sources,
+        story_id=found[0].story_id,
+        refused=False,
+        new_sources=new,
+    )
+    answer.text = answer_text(answer, multi_story=len(corpus.offsets) > 1)
+    return answer
+
+
+def new_sources(corpus: StorySources, since: datetime | None) -> list[int]:
+    """The sources that arrived after ``since`` (published, else fetched)."""
+    if since is None:
+        return []
+    return [ref.id for ref in corpus.sources if corpus.articles[ref.id].when > since]
+
+
+def find_quotes(
+    filters: Filters,
+    corpus: StorySources,
+    *,
+    max_quotes: int = MAX_QUOTES,
+    speculative: bool = False,
+) -> list[Found]:
+    """The quotes that answer the filtered question (none when nothing matches)."""
+    kept = {p.source_id for p in apply_filters(corpus.passages, filters)}
+    if not (filters.outlets or filters.since is not None):
+        kept = {ref.id for ref in corpus.sources}
+    if not kept:
+        return []
+    if has_content(filters.query):
+        limit = max_quotes * 4 if filters.sides else max_quotes
+        matched = match_quotes(
+            filters.query, corpus, keep=kept, max_quotes=limit, forward_only=speculative
+        )
+        return _one_per_outlet(matched, corpus, max_quotes) if filters.sides else matched
+    if speculative or not filters.any:
+        return []
+    # Only a filter ("what did Press TV say?", "anything new today?", "how do they differ?"):
+    # the openings of the passages the filters leave, spread across outlets for a side.
+    ranked = [(p, 0.0) for p in leads_first(apply_filters(corpus.passages, filters))]
+    if filters.sides:
+        ranked = spread(ranked, max_quotes * 4)
+    found: list[Found] = []
+    taken = SentenceSet()
+    for passage, _score in ranked:
+        if len(found) >= max_quotes:
+            break
+        first = next(
+            (s for s in split_sentences(passage.text) if sentence_quality(s, relaxed=True) > 0),
+            None,
+        )
+        if first is None or taken.repeats(first, _REPEAT):
+            continue
+        taken.add(first)
+        found.append(Found(quotable(first), passage.story_id, (passage.source_id,), 0.0))
+    return found
+
+
+def _one_per_outlet(found: Sequence[Found], corpus: StorySources, limit: int) -> list[Found]:
+    chosen: list[Found] = []
+    outlets: set[str] = set()
+    for item in found:
+        ref = corpus.source(item.sources[0])
+        if ref.copy_of is not None or ref.outlet in outlets:
+            continue
+        outlets.add(ref.outlet)
+        chosen.append(item)
+    return chosen[:limit]
+
+
+# ---------------------------------------------------------------------- text
+
+
+def echo(question: str) -> str:
+    text = quotable(question)
+    if len(text) > _MAX_ECHO_CHARS:
+        text = text[: _MAX_ECHO_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def shorten(text: str) -> str:
+    if len(text) <= _MAX_QUOTE_CHARS:
+        return text
+    cut = text[: _MAX_QUOTE_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
+def source_label(ref: SourceRef) -> str:
+    return f"{quotable(ref.outlet) or 'unknown outlet'} [{ref.id}]"
+
+
+def refusal_text(question: str, reason: Refusal, filters: Filters | None = None) -> str:
+    """The honest refusal: what was not found, and what to do instead."""
+    instead = (
+        "I answer only from this story's sources, never from elsewhere; for more, ask for a "
+        "fresh briefing with /brief <topic>, or search the news."
+    )
+    if reason is Refusal.TOO_LONG:
+        return (
+            f"That question is too long for me to take on (over {MAX_QUESTION_CHARS} characters). "
+            "Please ask it in fewer words."
+        )
+    if reason is Refusal.EMPTY:
+        return "Ask me a question about this story, for example “what did the union say?”"
+    if reason is Refusal.NO_STORY:
+        return f"I have no story to answer from. {instead}"
+    if reason is Refusal.SPECULATIVE:
+        return (
+            "This story's sources don't say what will happen, and I don't guess "
+            f"(you asked: “{echo(question)}”). {instead}"
+        )
+    narrowed = ""
+    if filters is not None and filters.outlets:
+        narrowed = " from that outlet"
+    elif filters is not None and filters.since is not None:
+        narrowed = " in that time"
+    return (
+        f"This story's sources{narrowed} don't cover that (you asked: “{echo(question)}”). "
+        f"{instead}"
+    )
+
+
+def refused(
+    question: str,
+    reason: Refusal,
+    sources: list[SourceRef],
+    story_id: str | None,
+    *,
+    filters: Filters | None = None,
+) -> Answer:
+    return Answer(
+        question=question,
+        text=refusal_text(question, reason, filters),
+        claims=[],
+        sources=sources,
+        story_id=story_id,
+        refused=True,
+        reason=reason,
+    )
+
+
+def answer_text(answer: Answer, *, multi_story: bool, quoted: bool = True) -> str:
+    """An answer's claims as posted: each quoted (or, ``quoted=False``, stated as a model
+    wrote it) with the sources it cites, then the sources new since ``since``."""
+    by_id = {ref.id: ref for ref in answer.sources}
+    lines = ["From this thread's sources:" if multi_story else "From this story's sources:"]
+    for claim in answer.claims:
+        cited = [by_id[s] for s in claim.sources if s in by_id]
+        lines.append(f"• “{shorten(claim.text)}”" if quoted else f"• {shorten(claim.text)}")
+        if cited:
+            lead, *copies = cited
+            cite = f"   — {source_label(lead)} {quotable(lead.url)}"
+            if copies:
+                cite += "; also " + ", ".join(source_label(ref) for ref in copies)
+            lines.append(cite)
+    if answer.new_sources:
+        fresh = ", ".join(source_label(by_id[s]) for s in answer.new_sources if s in by_id)
+        lines.append(f"New since the last briefing: {fresh}.")
+    return "\n".join(lines)
+
+
+def _thread_text(question: str, quotes: Sequence[Quote], story_count: int) -> str:
+    if not quotes:
+        return (
+            f"This story's sources don't say (you asked: “{echo(question)}”). I answer only "
+            "from the articles of this thread's briefing; for more, ask for a fresh one with "
+            "brief <topic>."
+        )
+    opening = "From this thread's sources:" if story_count > 1 else "From this story's sources:"
+    lines = [opening]
+    for quote in quotes:
+        lead, *copies = quote.sources
+        where = f" ({quote.story_title})" if story_count > 1 else ""
+        lines.append(f"• “{shorten(quote.text)}”")
+        cite = f"   — {source_label(lead)}{where} {quotable(lead.url)}"
+        if copies:
+            cite += "; also " + ", ".join(source_label(ref) for ref in copies)
+        lines.append(cite)
+    return "\n".join(lines)

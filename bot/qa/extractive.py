@@ -43,7 +43,7 @@ from bot.qa.context import check_question, resolve_question
 from bot.qa.passages import StorySources, story_passages, text_sentences
 from bot.qa.retrieve import FILLER, Filters, apply_filters, leads_first, parse_filters, spread
 from bot.render.text import clean
-from bot.summarize.align import Profile, SentenceSet, profile, sentence_similarity
+from bot.summarize.align import Profile, SentenceSet, canonical, profile, sentence_similarity
 from bot.summarize.extractive import clean_title, sentence_quality
 from bot.text import normalize_whitespace, sentence_key, split_sentences
 
@@ -226,6 +226,7 @@ def match_quotes(
     weighed over every source). ``forward_only``: only sentences that look ahead."""
     sentences = _sentences(corpus)
     ranked = _rank(question, sentences)
+    shape = Shape.of(question, speculative=forward_only)
     story_ids = list(corpus.offsets)
     found: list[Found] = []
     taken = SentenceSet()
@@ -235,6 +236,8 @@ def match_quotes(
         if keep is not None and sentence.source not in keep:
             continue
         if forward_only and not FORWARD.search(sentence.text):
+            continue
+        if not shape.fits(sentence):
             continue
         if taken.repeats(sentence.text, _REPEAT):
             continue
@@ -304,6 +307,76 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
         ranked.append((*rank, sentence))
     ranked.sort(key=lambda item: item[:4])
     return [(-item[0], item[4]) for item in ranked]
+
+
+# "how many ships", "which trains", "what price": the thing the question asks about.
+_HEAD = re.compile(r"\b(?:how\s+many|which|what)\s+([a-z][a-z'’-]+)", re.IGNORECASE)
+_NUMBER_WORD = re.compile(
+    r"^(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
+    r"hundreds?|thousands?|scores?|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)$",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9,.'’-]*")
+_COUNT_REACH = 4  # "52 dead fish", "about 1,400 of the port's workers"
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a sentence must carry, beyond the question's words, to answer it:
+
+    - ``head``: the thing asked about: "which *trains*" needs a sentence naming trains;
+    - ``counted``: for "how many X", a figure; where the sentence names X, a number at most
+      ``_COUNT_REACH`` words before it (a sentence about the fish that counts kilometres
+      does not say how many fish);
+    - ``predicate``: for a question about what will happen, every term of it that is not a
+      name ("will Aske *resign*"): a sentence about Aske that does not say he will resign
+      does not answer it.
+    """
+
+    head: str | None = None  # the asked-about word's root, e.g. "worker" (in "dockworkers")
+    counted: bool = False
+    predicate: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, question: str, *, speculative: bool) -> Shape:
+        match = _HEAD.search(question)
+        word = match.group(1).casefold() if match else ""
+        term = canonical(word) if word else None
+        head = _root(word) if term is not None and term not in FILLER else None
+        counted = bool(match and head and re.match(r"how\s+many", match.group(0), re.I))
+        predicate: frozenset[str] = frozenset()
+        if speculative:
+            asked = profile(_HOW_MUCH.sub(" ", question))
+            named = {t for entity in asked.entities for t in entity}
+            predicate = frozenset(
+                t for t in asked.weights if t not in FILLER and t not in named and t != term
+            )
+            predicate -= {canonical(w) for w in ("will", "going", "next", "soon", "likely")}
+        return cls(head, counted, predicate)
+
+    def fits(self, sentence: _Sentence) -> bool:
+        if self.predicate and not self.predicate <= sentence.profile.weights.keys():
+            return False
+        if self.head is None:
+            return True
+        words = [w.casefold().strip(".,") for w in _WORD.findall(sentence.text)]
+        if not self.counted:  # "which trains": a sentence naming no train does not say
+            return any(self.head in w for w in words)
+        heads = [i for i, w in enumerate(words) if _root(w) == self.head]  # the word itself
+        if not heads:  # "how many workers" ~ "3,200 of its members": a figure suffices
+            return bool(sentence.profile.numbers)
+        return any(  # but where the thing is named, the figure must count it
+            _NUMBER_WORD.match(w) for i in heads for w in words[max(0, i - _COUNT_REACH) : i]
+        )
+
+
+def _root(word: str) -> str:
+    """A word without its plural ending, to find it inside compounds ("workers" in
+    "dockworkers", "ship" in "ships")."""
+    for ending in ("ies", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)] + ("y" if ending == "ies" else "")
+    return word
 
 
 def _carriers(quoted: _Sentence, sentences: Sequence[_Sentence]) -> list[int]:

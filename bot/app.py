@@ -7,12 +7,15 @@ scheduler) ask it for a ready ``BriefingService`` and never wire anything themse
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from bot.chat.followup import answer_extractively
 from bot.config import Settings
-from bot.domain import BriefingMode, utcnow
+from bot.domain import Article, BriefingMode, SourceRef, Story, utcnow
 from bot.errors import ConfigError
+from bot.qa import Answer, Claim, Refusal, Turn
 from bot.service import BriefingService
 from bot.store import Store
 from bot.summarize.briefers import ExtractiveBriefer
@@ -20,6 +23,58 @@ from bot.summarize.budget import TokenBudget
 from bot.summarize.ports import BrieferSettings, StoryBriefer
 
 log = logging.getLogger(__name__)
+
+
+class FollowupQA:
+    """The ``QAEngine`` over today's extractive thread answers (``bot.chat.followup``):
+    each quote is a claim citing the sources that carry it; nothing matched is a refusal.
+
+    Sources keep their story's numbering when the answer draws on one story; across
+    several they are numbered 1..n in the order the answer cites them. ``history`` is not
+    used (the extractive answer resolves nothing against earlier turns)."""
+
+    async def answer(
+        self,
+        question: str,
+        stories: Sequence[tuple[Story, list[Article]]],
+        *,
+        history: Sequence[Turn] = (),
+        since: datetime | None = None,
+    ) -> Answer:
+        found = await answer_extractively(question, stories)
+        one_story = len({quote.story_id for quote in found.quotes}) <= 1
+        numbered: dict[tuple[str, int], SourceRef] = {}
+        claims = []
+        for quote in found.quotes:
+            ids = []
+            for ref in quote.sources:
+                key = (quote.story_id, ref.id)
+                if key not in numbered:
+                    new_id = ref.id if one_story else len(numbered) + 1
+                    numbered[key] = replace(
+                        ref, id=new_id, copy_of=ref.copy_of if one_story else None
+                    )
+                ids.append(numbered[key].id)
+            claims.append(Claim(quote.text, ids))
+        sources = sorted(numbered.values(), key=lambda ref: ref.id)
+        story_id = found.quotes[0].story_id if found.quotes else None
+        if story_id is None and stories:
+            story_id = stories[0][0].id
+        new = [
+            ref.id
+            for ref in sources
+            if since is not None and ref.published_at is not None and ref.published_at > since
+        ]
+        return Answer(
+            question=found.question,
+            text=found.text,
+            claims=claims,
+            sources=sources,
+            story_id=story_id,
+            refused=not found.found,
+            reason=None if found.found else Refusal.NOT_IN_SOURCES,
+            new_sources=new,
+        )
 
 
 def resolve_mode(settings: Settings, force_llm: bool | None = None) -> BriefingMode:
@@ -93,4 +148,6 @@ def build_service(
             clock=clock,
         )
         on_close = client.close
-    return BriefingService(settings, store, briefer, clock=clock, on_close=on_close)
+    return BriefingService(
+        settings, store, briefer, qa=FollowupQA(), clock=clock, on_close=on_close
+    )

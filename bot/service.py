@@ -720,6 +720,7 @@ class BriefingService:
         since: timedelta | None = None,
         sources: Sequence[str] = (),
         max_age: timedelta | None = None,
+        refresh: bool = False,
     ) -> Answer:
         """Answer ``question`` from a story's sources only: the one call of every interface.
 
@@ -727,9 +728,10 @@ class BriefingService:
           the thread's stored turns as history; the new turn is stored.
         - With ``topic`` (no thread): from the channel's newest briefing of that topic, or,
           when the channel has none, the topic's most relevant story updated within
-          ``since`` (default ``BRIEFBOT_SINCE``). ``sources`` are gathered first (like
-          ``brief``). No turn is stored: ``record_answer`` stores it once the answer is
-          posted, under the thread it starts.
+          ``since`` (default ``BRIEFBOT_SINCE``). With ``refresh`` or ``sources``, the
+          topic's sources and ``sources`` are gathered first (like ``brief``). No turn is
+          stored: ``record_answer`` stores it once the answer is posted, under the thread
+          it starts.
         - "What's the latest?" (``is_latest_question``): the topic's sources are gathered
           first (when gathered longer than ``max_age`` ago, default
           ``BRIEFBOT_GATHER_MAX_AGE``), and the engine is told the thread's (or channel's)
@@ -757,7 +759,7 @@ class BriefingService:
         if topic is None:
             raise InvalidRequest("Name the topic to ask about, e.g. ask ukraine what happened?")
         chosen = topic if isinstance(topic, Topic) else await self.resolve_topic(topic)
-        if latest or sources:
+        if latest or sources or refresh:
             await self._gather_topic(chosen, sources, max_age)
         post = await asyncio.to_thread(
             self.store.channels.latest_post_of_topic, channel, chosen.name

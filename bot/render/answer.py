@@ -7,19 +7,58 @@ contract), ``new_sources`` (ids of sources new since the thread's last briefing)
 ``story_id``, ``mode``, ``verification`` (what citation checking changed; ``null`` when
 nothing was checked), ``refused`` and its ``reason`` (``null`` for an answer), and
 ``usage`` when a model was paid. ``answer_to_text`` is what the terminal prints.
+
+``bot.qa`` is a layer above ``bot.render``, so an answer comes in as ``AnswerLike``: the
+shape of ``bot.qa.Answer``, read only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from bot.qa import Answer
+from bot.domain import BriefingMode, SourceRef, TokenUsage, Verification
 from bot.render.json import _source, bundled_schema
 
 SCHEMA_FILE = "answer.schema.json"
 
 
-def answer_to_json(answer: Answer) -> dict[str, Any]:
+class ClaimLike(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def sources(self) -> Sequence[int]: ...
+
+
+class AnswerLike(Protocol):
+    """What is rendered of ``bot.qa.Answer``."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def claims(self) -> Sequence[ClaimLike]: ...
+    @property
+    def sources(self) -> Sequence[SourceRef]: ...
+    @property
+    def new_sources(self) -> Sequence[int]: ...
+    @property
+    def story_id(self) -> str | None: ...
+    @property
+    def mode(self) -> BriefingMode: ...
+    @property
+    def verification(self) -> Verification | None: ...
+    @property
+    def refused(self) -> bool: ...
+    @property
+    def reason(self) -> enum.Enum | None: ...
+    @property
+    def usage(self) -> TokenUsage | None: ...
+
+
+def answer_to_json(answer: AnswerLike) -> dict[str, Any]:
     """The answer as JSON-ready data (``json.dumps`` it as is)."""
     check = answer.verification
     usage = answer.usage
@@ -54,7 +93,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def answer_to_text(answer: Answer) -> str:
+def answer_to_text(answer: AnswerLike) -> str:
     """The answer as the terminal prints it: its text (which already cites its sources)."""
     return answer.text
 

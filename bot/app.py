@@ -15,7 +15,7 @@ from bot.chat.followup import answer_extractively
 from bot.config import Settings
 from bot.domain import Article, BriefingMode, SourceRef, Story, utcnow
 from bot.errors import ConfigError
-from bot.qa import Answer, Claim, Refusal, Turn
+from bot.qa import Answer, Claim, QAEngine, Refusal, Turn
 from bot.service import BriefingService
 from bot.store import Store
 from bot.summarize.briefers import ExtractiveBriefer
@@ -114,9 +114,11 @@ def build_service(
     database_url: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     force_llm: bool | None = None,
+    qa: QAEngine | None = None,
 ) -> BriefingService:
     """A service on the configured store with the briefer the settings ask for; ``clock``
-    dates briefings and is the token budgets' day."""
+    dates briefings and is the token budgets' day. ``qa`` answers questions (default
+    ``FollowupQA``)."""
     mode = resolve_mode(settings, force_llm)
     store = open_store(settings, database_url=database_url)
     options = briefer_settings(settings)
@@ -149,5 +151,5 @@ def build_service(
         )
         on_close = client.close
     return BriefingService(
-        settings, store, briefer, qa=FollowupQA(), clock=clock, on_close=on_close
+        settings, store, briefer, qa=qa or FollowupQA(), clock=clock, on_close=on_close
     )

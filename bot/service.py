@@ -728,8 +728,9 @@ class BriefingService:
           the thread's stored turns as history; the new turn is stored.
         - With ``topic`` (no thread): from the channel's newest briefing of that topic, or,
           when the channel has none, the topic's most relevant story updated within
-          ``since`` (default ``BRIEFBOT_SINCE``). With ``refresh`` or ``sources``, the
-          topic's sources and ``sources`` are gathered first (like ``brief``). No turn is
+          ``since`` (default ``BRIEFBOT_SINCE``). With ``refresh`` or ``sources``, or when
+          the channel has no briefing of the topic, the topic's sources and ``sources`` are
+          gathered first (like ``brief``: when gathered longer than ``max_age`` ago). No turn is
           stored: ``record_answer`` stores it once the answer is posted, under the thread
           it starts.
         - "What's the latest?" (``is_latest_question``): the topic's sources are gathered
@@ -759,11 +760,11 @@ class BriefingService:
         if topic is None:
             raise InvalidRequest("Name the topic to ask about, e.g. ask ukraine what happened?")
         chosen = topic if isinstance(topic, Topic) else await self.resolve_topic(topic)
-        if latest or sources or refresh:
-            await self._gather_topic(chosen, sources, max_age)
         post = await asyncio.to_thread(
             self.store.channels.latest_post_of_topic, channel, chosen.name
         )
+        if latest or sources or refresh or post is None:
+            await self._gather_topic(chosen, sources, max_age)
         stories: list[tuple[Story, list[Article]]] = []
         if post is not None:
             stories = await self._stories_by_id(post.story_ids)

@@ -105,15 +105,12 @@ class ChannelRepository:
                 )
             )
             ids = {int(i) for row in rows for i in row.briefing_ids}
-            topics = (
-                dict(
-                    session.execute(
-                        select(BriefingRow.id, BriefingRow.topic).where(BriefingRow.id.in_(ids))
-                    ).tuples()
+            topics: dict[int, str] = {}
+            if ids:
+                found = session.execute(
+                    select(BriefingRow.id, BriefingRow.topic).where(BriefingRow.id.in_(ids))
                 )
-                if ids
-                else {}
-            )
+                topics = {int(briefing_id): str(name) for briefing_id, name in found}
             for row in rows:
                 if any(topic_key(topics.get(int(i), "")) == key for i in row.briefing_ids):
                     return _posted(row)

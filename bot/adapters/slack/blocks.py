@@ -516,7 +516,16 @@ def render_answer(answer: Answer) -> list[SlackMessage]:
             line += " — " + ", ".join(_answer_source(ref, ref.id in new) for ref in cited)
         lines.append(line)
     group = _Group([_section(_cut_mrkdwn(escape(opening), SECTION_TEXT)), *_sections(lines)], "")
-    return _messages(clean(opening), "Answer", [group])
+    packed = _pack([group])
+    return [
+        SlackMessage(
+            _cut_mrkdwn(escape(strip_controls(answer.text)), FALLBACK_TEXT)
+            if index == 0
+            else _fallback(f"Answer (continued, {index + 1}/{len(packed)})", []),
+            blocks,
+        )
+        for index, (blocks, _) in enumerate(packed)
+    ]
 
 
 def render_text(text: str) -> list[SlackMessage]:

@@ -13,6 +13,8 @@ from datetime import datetime
 from bot.config import Settings
 from bot.domain import BriefingMode, utcnow
 from bot.errors import ConfigError
+from bot.qa import QAEngine
+from bot.qa.engine import build_qa_engine
 from bot.service import BriefingService
 from bot.store import Store
 from bot.summarize.briefers import ExtractiveBriefer
@@ -59,14 +61,18 @@ def build_service(
     database_url: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     force_llm: bool | None = None,
+    qa: QAEngine | None = None,
 ) -> BriefingService:
     """A service on the configured store with the briefer the settings ask for; ``clock``
-    dates briefings and is the token budgets' day."""
+    dates briefings and is the token budgets' day. ``qa`` answers questions (default: the
+    settings' mode's engine of ``bot.qa.engine``, the model's verified answers or the
+    extractive ones)."""
     mode = resolve_mode(settings, force_llm)
     store = open_store(settings, database_url=database_url)
     options = briefer_settings(settings)
     extractive = ExtractiveBriefer(max_points=options.max_points)
     briefer: StoryBriefer = extractive
+    engine: QAEngine = qa or build_qa_engine(BriefingMode.EXTRACTIVE, now=clock)
     on_close = None
     if mode is BriefingMode.LLM:
         from bot.llm.client import LLMClient  # imported here: the openai SDK is heavy
@@ -92,5 +98,9 @@ def build_service(
             settings=options,
             clock=clock,
         )
+        if qa is None:
+            engine = build_qa_engine(
+                BriefingMode.LLM, client, client.prompts, budget=budget, now=clock
+            )
         on_close = client.close
-    return BriefingService(settings, store, briefer, clock=clock, on_close=on_close)
+    return BriefingService(settings, store, briefer, qa=engine, clock=clock, on_close=on_close)

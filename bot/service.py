@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ from bot.domain import (
 )
 from bot.errors import InvalidRequest
 from bot.pipeline import Ingestor, IngestReport, brief_stories, select_stories
+from bot.qa import MAX_QUESTION_CHARS, Answer, QAEngine, Refusal, Turn
 from bot.redact import redact
 from bot.sources.gather import GatherResult, discover, gather
 from bot.sources.safety import CHAT_RULE
@@ -68,6 +70,30 @@ log = logging.getLogger(__name__)
 
 _DIGEST_CACHE = 256  # topic briefings of digest slots kept for the channels due then
 _DISCOVERY = "discovery:"  # the feed-state key of a discovery query's last gather
+MEMORY_TURNS = 6  # a thread's earlier turns handed to the Q&A engine as its history
+
+# "What's the latest?": a question that starts with one of these phrasings (case, a
+# curly apostrophe and the closing punctuation aside) gathers the topic's sources first and
+# is answered with ``since`` = the thread's last briefing, so the answer says what is new.
+LATEST_PHRASINGS = (
+    "what's the latest",
+    "what is the latest",
+    "whats the latest",
+    "what's new",
+    "what is new",
+    "whats new",
+    "anything new",
+    "is there anything new",
+    "any news",
+    "any updates",
+    "any update",
+    "what's changed",
+    "what has changed",
+    "what changed",
+    "latest",
+    "updates",
+)
+_LATEST_CLEAN = re.compile(r"[?!.…\s]+$")
 
 
 @dataclass(slots=True)
@@ -104,12 +130,14 @@ class BriefingService:
         store: Store,
         briefer: StoryBriefer,
         *,
+        qa: QAEngine,
         clock: Callable[[], datetime] = utcnow,
         on_close: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.briefer = briefer
+        self.qa = qa
         self.clock = clock
         self.ingestor = Ingestor(
             store.articles,
@@ -679,14 +707,172 @@ class BriefingService:
         """The stories of the briefings posted in (or starting) a thread, with their
         articles as stored now: what a follow-up question in that thread is about."""
         posts = await self.posts_in_thread(channel, thread_id)
-        story_ids = list(dict.fromkeys(sid for post in posts for sid in post.story_ids))
-        if not story_ids:
+        return await self._stories_by_id([sid for post in posts for sid in post.story_ids])
+
+    # ------------------------------------------------------------------ questions
+    async def answer(
+        self,
+        channel: Channel,
+        question: str,
+        *,
+        thread_id: str | None = None,
+        topic: str | Topic | None = None,
+        since: timedelta | None = None,
+        sources: Sequence[str] = (),
+        max_age: timedelta | None = None,
+        refresh: bool = False,
+    ) -> Answer:
+        """Answer ``question`` from a story's sources only: the one call of every interface.
+
+        - With ``thread_id``: from the stories of the briefings posted in that thread, with
+          the thread's stored turns as history; the new turn is stored.
+        - With ``topic`` (no thread): from the channel's newest briefing of that topic, or,
+          when the channel has none, the topic's most relevant story updated within
+          ``since`` (default ``BRIEFBOT_SINCE``). With ``refresh`` or ``sources``, or when
+          the channel has no briefing of the topic, the topic's sources and ``sources`` are
+          gathered first (like ``brief``: when gathered longer than ``max_age`` ago). No turn is
+          stored: ``record_answer`` stores it once the answer is posted, under the thread
+          it starts.
+        - "What's the latest?" (``is_latest_question``): the topic's sources are gathered
+          first (when gathered longer than ``max_age`` ago, default
+          ``BRIEFBOT_GATHER_MAX_AGE``), and the engine is told the thread's (or channel's)
+          last briefing time so it marks the sources new since.
+        - An empty question, or one over ``MAX_QUESTION_CHARS``, is refused without asking
+          the engine; so is one with no story to answer from.
+        """
+        text = " ".join(question.split())
+        if not text:
+            return refusal(
+                text,
+                Refusal.EMPTY,
+                "Ask me a question, e.g. ask ukraine what did Press TV say?",
+            )
+        if len(text) > MAX_QUESTION_CHARS:
+            return refusal(
+                text[:MAX_QUESTION_CHARS],
+                Refusal.TOO_LONG,
+                f"That question is {len(text)} characters long; I answer questions of at "
+                f"most {MAX_QUESTION_CHARS} characters. Please ask a shorter one.",
+            )
+        latest = is_latest_question(text)
+        if thread_id is not None:
+            return await self._answer_in_thread(channel, thread_id, text, latest, max_age)
+        if topic is None:
+            raise InvalidRequest("Name the topic to ask about, e.g. ask ukraine what happened?")
+        chosen = topic if isinstance(topic, Topic) else await self.resolve_topic(topic)
+        post = await asyncio.to_thread(
+            self.store.channels.latest_post_of_topic, channel, chosen.name
+        )
+        if latest or sources or refresh or post is None:
+            await self._gather_topic(chosen, sources, max_age)
+        stories: list[tuple[Story, list[Article]]] = []
+        if post is not None:
+            stories = await self._stories_by_id(post.story_ids)
+        if not stories:
+            window = since if since is not None else parse_duration(self.settings.since)
+            stories = (await self._select(chosen, window, self.clock()))[:1]
+        if not stories:
+            return refusal(
+                text,
+                Refusal.NO_STORY,
+                f"I have no story about {chosen.name} to answer from yet; say brief "
+                f"{chosen.name} for a fresh briefing, then ask again.",
+            )
+        last = post.posted_at if post is not None and latest else None
+        return await self.qa.answer(text, stories, since=last)
+
+    async def _answer_in_thread(
+        self,
+        channel: Channel,
+        thread_id: str,
+        text: str,
+        latest: bool,
+        max_age: timedelta | None,
+    ) -> Answer:
+        posts = await self.posts_in_thread(channel, thread_id)
+        if latest and posts:
+            for name in await self._topics_of(posts):
+                await self._gather_topic(await self.resolve_topic(name), (), max_age)
+        stories = await self.thread_stories(channel, thread_id)
+        if not stories:
+            return refusal(
+                text,
+                Refusal.NO_STORY,
+                "This thread has no briefing of mine to answer from. Say brief <topic> "
+                "for a briefing, then ask your question in its thread.",
+            )
+        history = await asyncio.to_thread(
+            self.store.turns.of_thread, channel, thread_id, MEMORY_TURNS
+        )
+        last = max(post.posted_at for post in posts) if latest and posts else None
+        answer = await self.qa.answer(text, stories, history=history, since=last)
+        turn = Turn(text, answer.text, self.clock(), answer.story_id)
+        await asyncio.to_thread(
+            self.store.turns.record, channel, thread_id, turn, refused=answer.refused
+        )
+        return answer
+
+    async def record_answer(
+        self,
+        answer: Answer,
+        channel: Channel,
+        message_id: str,
+        *,
+        thread_id: str | None = None,
+    ) -> PostedMessage:
+        """Remember that ``answer`` (of ``ask TOPIC``) was posted as ``message_id``: the post
+        carries its story, so a follow-up in its thread is answered from that story, with
+        this question as the thread's first turn."""
+        posted = await self.record_posted(
+            channel,
+            message_id,
+            thread_id=thread_id,
+            briefing_ids=[],
+            story_ids=[answer.story_id] if answer.story_id else [],
+        )
+        turn = Turn(answer.question, answer.text, self.clock(), answer.story_id)
+        await asyncio.to_thread(
+            self.store.turns.record,
+            channel,
+            thread_id or message_id,
+            turn,
+            refused=answer.refused,
+        )
+        return posted
+
+    async def turns(
+        self, channel: Channel, thread_id: str, limit: int = MEMORY_TURNS
+    ) -> list[Turn]:
+        """The thread's newest ``limit`` question-and-answer turns, oldest first."""
+        return await asyncio.to_thread(self.store.turns.of_thread, channel, thread_id, limit)
+
+    async def _gather_topic(
+        self, topic: Topic, sources: Sequence[str], max_age: timedelta | None
+    ) -> list[SourceError]:
+        """Gather the topic's sources (and ``sources``) as ``brief`` does."""
+        specs = list(dict.fromkeys([*topic.sources, *sources]))
+        use_discovery = topic.discovery or not specs
+        query = topic.effective_query if use_discovery and self.settings.discovery else None
+        age = max_age if max_age is not None else parse_duration(self.settings.gather_max_age)
+        return await self.refresh(
+            specs, discovery_query=query, max_age=age, untrusted=topic.chat_sources
+        )
+
+    async def _topics_of(self, posts: Sequence[PostedMessage]) -> list[str]:
+        """The topics of the briefings these posts carried."""
+        ids = [briefing_id for post in posts for briefing_id in post.briefing_ids]
+        stored = await asyncio.to_thread(self.store.briefings.by_ids, ids)
+        return list(dict.fromkeys(found.topic for found in stored.values()))
+
+    async def _stories_by_id(self, story_ids: Sequence[str]) -> list[tuple[Story, list[Article]]]:
+        wanted = list(dict.fromkeys(story_ids))
+        if not wanted:
             return []
 
         def read() -> list[tuple[Story, list[Article]]]:
-            members = self.store.articles.stories_with_articles(story_ids)
+            members = self.store.articles.stories_with_articles(wanted)
             found = []
-            for story_id in story_ids:
+            for story_id in wanted:
                 story = self.store.articles.get_story(story_id)
                 if story is not None:
                     found.append((story, members.get(story_id, [])))
@@ -714,6 +900,26 @@ class BriefingService:
             daily_budget=self.settings.daily_token_budget,
             channel_budget=self.settings.channel_daily_token_budget,
         )
+
+
+def is_latest_question(question: str) -> bool:
+    """Whether ``question`` asks for the latest ("what's the latest?", "anything new since
+    yesterday?"): it is, or starts with, one of ``LATEST_PHRASINGS``."""
+    text = _LATEST_CLEAN.sub("", " ".join(question.lower().replace("’", "'").split()))
+    return any(text == phrase or text.startswith(phrase + " ") for phrase in LATEST_PHRASINGS)
+
+
+def refusal(question: str, reason: Refusal, text: str) -> Answer:
+    """A refused ``Answer`` that no engine was asked for."""
+    return Answer(
+        question=question,
+        text=text,
+        claims=[],
+        sources=[],
+        story_id=None,
+        refused=True,
+        reason=reason,
+    )
 
 
 def check_timezone(name: str) -> str:

@@ -17,11 +17,12 @@ from bot.chat.commands import (
     ChatReply,
     ChatRequest,
     ReplyKind,
+    split_ask,
     split_options,
     split_subscribe,
 )
 from bot.demo import demo_sources
-from bot.domain import Channel, Platform
+from bot.domain import Channel, Platform, Topic
 from bot.errors import InvalidRequest
 from bot.pipeline import shift_articles
 from bot.service import BriefingService
@@ -489,3 +490,64 @@ async def test_a_briefbot_error_becomes_its_message(core: ChatCore, topics_file:
     assert reply.kind is ReplyKind.ERROR
     assert reply.text.startswith(f"Cannot read the topics file {topics_file}:")
     assert "Sorry" not in reply.text
+
+
+# ---------------------------------------------------------------------- ask
+def test_ask_splits_the_longest_tracked_topic_then_the_question() -> None:
+    topics = {"baltic ports": Topic("baltic ports"), "baltic": Topic("baltic")}
+
+    assert split_ask("baltic ports who is striking?", topics) == (
+        "baltic ports",
+        "who is striking?",
+    )
+    assert split_ask("baltic who is striking?", topics) == ("baltic", "who is striking?")
+    assert split_ask("ukraine what did Press TV say?", topics) == (
+        "ukraine",
+        "what did Press TV say?",
+    )
+    assert split_ask('"sunday league" who won?', topics) == ("sunday league", "who won?")
+
+
+@pytest.mark.parametrize("args", ["", "ukraine", '"sunday league"', '"" why?'])
+def test_ask_without_a_topic_or_a_question_names_the_fix(args: str) -> None:
+    with pytest.raises(InvalidRequest, match="ask "):
+        split_ask(args, {})
+
+
+async def test_ask_answers_from_the_topic_and_starts_a_thread(
+    core: ChatCore, service: BriefingService
+) -> None:
+    await ingest_demo(service)
+
+    reply = await say(core, "ask port-strike how many dockworkers walked off the job?")
+
+    assert reply.kind is ReplyKind.ANSWER
+    assert reply.starts_thread
+    assert not reply.private
+    assert reply.answer is not None
+    assert not reply.answer.refused
+    assert "1,400 dockworkers" in reply.text
+    assert reply.answer.story_id is not None
+
+
+async def test_ask_in_help_and_an_untracked_topic_lists_the_tracked(
+    core: ChatCore, service: BriefingService
+) -> None:
+    assert "ask <topic> <question>" in HELP
+    reply = await say(core, "ask volcanoes what erupted?")
+    assert reply.kind is ReplyKind.TEXT
+    assert "port-strike" in reply.text
+
+
+async def test_ask_with_nothing_to_answer_from_or_too_long_a_question_is_private(
+    core: ChatCore, service: BriefingService
+) -> None:
+    nothing = await say(core, "ask port-strike how many walked out?")  # nothing ingested
+    assert nothing.kind is ReplyKind.ERROR
+    assert nothing.private
+    assert "brief port-strike" in nothing.text
+
+    await ingest_demo(service)
+    long = await say(core, "ask port-strike " + "why " * 200)
+    assert long.kind is ReplyKind.ERROR
+    assert "characters" in long.text

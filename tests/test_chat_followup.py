@@ -5,6 +5,7 @@ temporary SQLite store, the bundled demo news, briefings posted to threads with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from bot.chat.commands import ASK_IN_THREAD, HELP, ChatCore, ChatReply, ChatRequest, ReplyKind
 from bot.chat.followup import answer_in_thread, defuse_mentions
 from bot.demo import demo_sources
-from bot.domain import Article, Briefing, Channel, Platform
+from bot.domain import Article, Briefing, Channel, Platform, SourceRef
 from bot.pipeline import shift_articles
+from bot.qa import Answer
 from bot.service import BriefingService
 from tests.fakes.chat import NOW, chat_service
 
@@ -51,6 +53,18 @@ async def post_briefing(service: BriefingService, topic: str, thread: str) -> Br
     return briefing
 
 
+@dataclass(frozen=True)
+class Quoted:
+    text: str
+    sources: list[SourceRef]
+
+
+def quotes(answer: Answer) -> list[Quoted]:
+    """The answer's claims with their cited sources (as the thread's quotes were)."""
+    by_id = {ref.id: ref for ref in answer.sources}
+    return [Quoted(claim.text, [by_id[i] for i in claim.sources]) for claim in answer.claims]
+
+
 async def ask(core: ChatCore, text: str, thread: str | None) -> ChatReply:
     return await core.handle(ChatRequest(NEWSROOM, "U0ASKER", False, text, thread_id=thread))
 
@@ -64,9 +78,9 @@ async def test_a_question_the_story_answers_quotes_the_sentence_and_its_outlet(
     assert reply.kind is ReplyKind.ANSWER
     assert not reply.private
     assert reply.answer is not None
-    assert reply.answer.found
-    assert 1 <= len(reply.answer.quotes) <= 3
-    first = reply.answer.quotes[0]
+    assert not reply.answer.refused
+    assert 1 <= len(quotes(reply.answer)) <= 3
+    first = quotes(reply.answer)[0]
     assert "1,400 dockworkers" in first.text
     lead = first.sources[0]
     assert lead.outlet == "Meridian Wire"
@@ -85,7 +99,7 @@ async def test_a_question_the_sources_do_not_answer_gets_an_honest_no(
     reply = await ask(core, "What is the capital of Peru?", PORT_THREAD)
     assert reply.kind is ReplyKind.ANSWER
     assert reply.answer is not None
-    assert not reply.answer.found
+    assert reply.answer.refused
     assert reply.text.startswith(NO_ANSWER)
     assert "What is the capital of Peru?" in reply.text
     assert "brief <topic>" in reply.text
@@ -111,8 +125,8 @@ async def test_a_name_the_sources_never_mention_is_not_answered_by_the_nearest_s
     # ... while the same question about someone the sources quote is answered
     reply = await ask(core, "What did Maren Holt say about the Halvern strike?", PORT_THREAD)
     assert reply.answer is not None
-    assert reply.answer.found
-    assert "Holt" in reply.answer.quotes[0].text
+    assert not reply.answer.refused
+    assert "Holt" in quotes(reply.answer)[0].text
 
 
 async def test_a_wire_sentence_and_its_copies_are_quoted_once_citing_every_copy(
@@ -123,7 +137,7 @@ async def test_a_wire_sentence_and_its_copies_are_quoted_once_citing_every_copy(
         core, "How many vessels were waiting at anchor outside the harbour?", PORT_THREAD
     )
     assert reply.answer is not None
-    quoted = [q for q in reply.answer.quotes if "23 vessels were waiting" in q.text]
+    quoted = [q for q in quotes(reply.answer) if "23 vessels were waiting" in q.text]
     assert len(quoted) == 1
     outlets = [ref.outlet for ref in quoted[0].sources]
     assert outlets[0] == "Meridian Wire"
@@ -142,13 +156,13 @@ async def test_each_thread_answers_from_its_own_briefing_only(
 
     in_leak = await ask(core, water, LEAK_THREAD)
     assert in_leak.answer is not None
-    assert in_leak.answer.found
-    assert "60,000" in in_leak.answer.quotes[0].text
+    assert not in_leak.answer.refused
+    assert "60,000" in quotes(in_leak.answer)[0].text
     assert (await ask(core, water, PORT_THREAD)).text.startswith(NO_ANSWER)
 
     in_port = await ask(core, dockers, PORT_THREAD)
     assert in_port.answer is not None
-    assert in_port.answer.found
+    assert not in_port.answer.refused
     assert (await ask(core, dockers, LEAK_THREAD)).text.startswith(NO_ANSWER)
     assert "Tarrowby" not in in_port.text
     assert "Halvern" not in in_leak.text
@@ -174,12 +188,12 @@ async def test_mass_mentions_in_a_source_are_neutralised(
     await post_briefing(service, "port-strike", PORT_THREAD)
     reply = await ask(core, "When is the candlelit vigil at Westquay?", PORT_THREAD)
     assert reply.answer is not None
-    assert reply.answer.found
+    assert not reply.answer.refused
     assert "candlelit vigil" in reply.text
     assert "＠everyone" in reply.text
     for mention in ("@everyone", "@here", "<!channel>"):
         assert mention not in reply.text
-        assert all(mention not in quote.text for quote in reply.answer.quotes)
+        assert all(mention not in quote.text for quote in quotes(reply.answer))
 
 
 def test_defuse_mentions_leaves_ordinary_at_signs_alone() -> None:
@@ -248,8 +262,8 @@ async def test_a_thread_with_two_briefings_answers_from_both_naming_the_story(
     await service.record_post(leak, NEWSROOM, "1741600000.000300", thread_id=PORT_THREAD)
     reply = await ask(core, "How many people were told not to drink tap water?", PORT_THREAD)
     assert reply.answer is not None
-    assert reply.answer.found
-    first = reply.answer.quotes[0]
+    assert not reply.answer.refused
+    first = quotes(reply.answer)[0]
     assert "60,000" in first.text
-    assert first.story_id == leak.stories[0].story_id
-    assert f"({first.story_title})" in reply.text
+    assert reply.answer.story_id == leak.stories[0].story_id
+    assert f"({leak.stories[0].title})" in reply.text

@@ -55,6 +55,18 @@ TABLE: list[tuple[str, str, str | None, dict[str, str | bool]]] = [
     ("unsubscribe port-strike", "briefbot", "unsubscribe", {"topic": "port-strike"}),
     ("unsubscribe rail-strike", "briefbot", "unsubscribe", {"topic": "rail-strike"}),
     ("mars colony", "brief", None, {"topic": "mars colony"}),
+    (
+        "ask volcanoes what erupted?",
+        "ask",
+        None,
+        {"topic": "volcanoes", "question": "what erupted?"},
+    ),
+    (
+        "ask port-strike " + "why " * 130,
+        "ask",
+        None,
+        {"topic": "port-strike", "question": "why " * 130},
+    ),
 ]
 
 
@@ -145,6 +157,39 @@ async def test_every_command_gets_the_same_reply_on_slack_and_discord(
             on_discord = await discord_reply(discord_fake, name, subcommand, options)
             assert on_slack == on_discord, typed
             assert on_slack[0], typed  # a reply, not an empty message
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def _cited_urls(text: str) -> list[str]:
+    return sorted(set(re.findall(r"https://[a-z.]+\.example/[^\s|>)]+", text)))
+
+
+async def test_an_answered_ask_cites_the_same_sources_on_slack_and_discord(
+    both: tuple[FakeSlack, FakeDiscord],
+) -> None:
+    slack, discord_fake = both
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(load_settings(), write=print, note=print, stop=stop))
+    question = "how many dockworkers walked off the job?"
+    try:
+        await slack.wait_for_connection(1, timeout=30)
+        await discord_fake.wait_for(
+            "PUT /applications/{application_id}/guilds/{guild_id}/commands", timeout=30
+        )
+        await slack.wait_for_ack(await slack.send_slash_command(f"ask port-strike {question}"))
+        [posted] = await slack.wait_for("chat.postMessage", timeout=60)
+        on_slack = slack_plain(
+            "\n".join(block["text"]["text"] for block in posted.params["blocks"])
+        )
+        on_discord, private = await discord_reply(
+            discord_fake, "ask", None, {"topic": "port-strike", "question": question}
+        )
+        assert not private
+        assert "1,400 dockworkers" in on_slack
+        assert "1,400 dockworkers" in on_discord
+        assert _cited_urls(on_slack) == _cited_urls(on_discord) != []
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)

@@ -87,7 +87,7 @@ async def test_brief_autocompletes_defers_at_once_posts_embeds_and_starts_a_thre
     async with running(fake):
         [synced] = fake.calls_to("PUT /applications/{application_id}/guilds/{guild_id}/commands")
         names = sorted(command["name"] for command in synced.json)
-        assert names == ["brief", "briefbot"]
+        assert names == ["ask", "brief", "briefbot"]
 
         completing = await fake.send_autocomplete("brief", "topic", "port")
         choices = await fake.wait_for_callback(completing.id)
@@ -110,6 +110,56 @@ async def test_brief_autocompletes_defers_at_once_posts_embeds_and_starts_a_thre
         await fake.send_message_create("who chairs the talks?", channel=thread, mention_bot=True)
         [answer] = await fake.wait_for(f"POST /channels/{thread.id}/messages", timeout=20)
         assert "Oskar Feldt" in embed_text(answer.json)
+
+
+async def test_ask_autocompletes_defers_answers_with_citations_and_its_thread_continues(
+    fake: FakeDiscord,
+) -> None:
+    async with running(fake):
+        [synced] = fake.calls_to("PUT /applications/{application_id}/guilds/{guild_id}/commands")
+        ask = next(command for command in synced.json if command["name"] == "ask")
+        assert [option["name"] for option in ask["options"]] == ["topic", "question"]
+        assert ask["options"][0]["autocomplete"] is True
+
+        completing = await fake.send_autocomplete(
+            "ask", "topic", "amm", {"question": "what happened?"}
+        )
+        choices = await fake.wait_for_callback(completing.id)
+        assert [c["value"] for c in choices.data["choices"]] == ["ammonia-leak"]
+
+        interaction = await fake.send_interaction(
+            "ask",
+            {"topic": "port-strike", "question": "How many dockworkers walked off the job?"},
+        )
+        deferred = await fake.wait_for_callback(interaction.id)
+        assert deferred.type == 5  # thinking, before anything else
+        body = await original_edit(fake, interaction)
+        shown = embed_text(body)
+        assert "1,400 dockworkers" in shown
+        assert "](https://meridianwire.example/" in shown  # linked to the source itself
+        assert body["allowed_mentions"] == {"parse": []}
+        [started] = await fake.wait_for(
+            "POST /channels/{channel_id}/messages/{message_id}/threads", timeout=20
+        )
+        assert started.json["name"] == "How many dockworkers walked off the job?"
+
+        # The answer was recorded: a question in its thread continues from the same story.
+        thread = next(t for t in fake.guild.threads() if t.name == started.json["name"])
+        await fake.send_message_create("who chairs the talks?", channel=thread, mention_bot=True)
+        [answer] = await fake.wait_for(f"POST /channels/{thread.id}/messages", timeout=20)
+        assert "Oskar Feldt" in embed_text(answer.json)
+
+
+async def test_ask_outside_its_sources_is_refused_and_pings_no_one(fake: FakeDiscord) -> None:
+    async with running(fake):
+        interaction = await fake.send_interaction(
+            "ask", {"topic": "port-strike", "question": "What is the capital of Peru? @everyone"}
+        )
+        await fake.wait_for_callback(interaction.id)
+        body = await original_edit(fake, interaction)
+        assert body["content"].startswith("This story's sources don't say")
+        assert "@everyone" not in body["content"]
+        assert body["allowed_mentions"] == {"parse": []}
 
 
 async def test_management_commands_need_manage_server(fake: FakeDiscord) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -31,7 +32,6 @@ from bot.adapters.discord.embeds import (
 )
 from bot.adapters.slack import blocks as slack
 from bot.chat.commands import ChatReply, ReplyKind
-from bot.chat.followup import Quote, ThreadAnswer
 from bot.domain import (
     Briefing,
     Coverage,
@@ -42,6 +42,7 @@ from bot.domain import (
     StoryStatus,
     Verification,
 )
+from bot.qa import Answer, Claim, Refusal
 from bot.render.text import web_url
 from bot.summarize.extractive import brief_story
 from tests.fakes.summarize import port_strike_articles, port_strike_story
@@ -554,40 +555,65 @@ def test_an_empty_reply_still_renders_one_message() -> None:
     assert message.content == "(nothing to say)"
 
 
-def _answer(*quotes: Quote, text: str = "From this story's sources:\n...") -> ThreadAnswer:
-    return ThreadAnswer("how many walked out?", quotes, text)
+def _answer(
+    *claims: Claim,
+    sources: Sequence[SourceRef] = (),
+    text: str = "From this story's sources:\n...",
+    new: Sequence[int] = (),
+) -> Answer:
+    return Answer(
+        question="how many walked out?",
+        text=text,
+        claims=list(claims),
+        sources=list(sources),
+        story_id="s-000000000001",
+        refused=not claims,
+        reason=None if claims else Refusal.NOT_IN_SOURCES,
+        new_sources=list(new),
+    )
 
 
-def _quote(text: str, sources: list[SourceRef], title: str = "Halvern strike") -> Quote:
-    return Quote(text, "s-000000000001", title, tuple(sources), 1.0)
-
-
-def test_a_thread_answer_links_each_quote_to_its_sources() -> None:
+def test_an_answer_links_each_claim_to_its_sources() -> None:
     refs = [
         SourceRef(1, "Meridian Wire", "t", "https://wire.example/a (1)", None, True),
         SourceRef(3, "Coastal *Ledger*", "t", "https://ledger.example/b", None, True),
     ]
-    answer = _answer(_quote("1,400 members walked out <@5>.", refs))
+    answer = _answer(Claim("1,400 members walked out <@5>.", [1, 3]), sources=refs)
     (message,) = render_answer(answer)
 
     _assert_within_limits(message)
     assert message.content == "From this story's sources:"
     assert message.embeds[0]["description"] == (
         "• “1,400 members walked out \\<@\u200b5\\>.”\n"
-        "— [Meridian Wire \\[1\\]](https://wire.example/a%20%281%29); "
-        "also [Coastal \\*Ledger\\* \\[3\\]](https://ledger.example/b)"
+        "— [Meridian Wire \\[1\\]](https://wire.example/a%20%281%29), "
+        "[Coastal \\*Ledger\\* \\[3\\]](https://ledger.example/b)"
     )
 
 
-def test_a_thread_answer_over_several_stories_names_each_quotes_story() -> None:
-    ref = SourceRef(2, "Meridian Wire", "t", "https://wire.example/a", None, True)
-    other = Quote("Cranes idle.", "s-000000000002", "Port _cranes_", (ref,), 1.0)
-    answer = _answer(_quote("Talks stall.", [ref]), other, text="From this thread's sources:")
+def test_an_answer_marks_the_sources_new_since_the_last_briefing_and_drops_unknown_ids() -> None:
+    refs = [
+        SourceRef(1, "Meridian Wire", "t", "https://wire.example/a", None, True),
+        SourceRef(2, "Harbour Daily", "t", "https://harbour.example/b", None, True),
+    ]
+    answer = _answer(Claim("Talks resumed.", [2, 9]), sources=refs, new=[2])
     (message,) = render_answer(answer)
 
     lines = message.embeds[0]["description"].split("\n")
-    assert lines[1] == "— [Meridian Wire \\[2\\]](https://wire.example/a) (Halvern strike)"
-    assert lines[3] == "— [Meridian Wire \\[2\\]](https://wire.example/a) (Port \\_cranes\\_)"
+    assert lines[1] == "— [Harbour Daily \\[2\\]](https://harbour.example/b) (new)"
+    assert "wire.example" not in message.embeds[0]["description"]
+
+
+def test_many_long_claims_stay_within_discords_limits() -> None:
+    refs = [
+        SourceRef(i, f"Outlet {i}", "t", f"https://o{i}.example/a", None, True)
+        for i in range(1, 40)
+    ]
+    claims = [Claim("word " * 300, [i]) for i in range(1, 40)]
+    messages = render_answer(_answer(*claims, sources=refs))
+
+    for message in messages:
+        _assert_within_limits(message)
+    assert messages[0].content == "From this story's sources:"
 
 
 def test_an_answer_that_found_nothing_is_its_plain_text() -> None:
@@ -599,7 +625,7 @@ def test_an_answer_that_found_nothing_is_its_plain_text() -> None:
 
 def test_render_reply_lays_out_a_briefing_an_answer_or_text() -> None:
     briefing = _briefing(_story(1))
-    answer = _answer(_quote("Talks stall.", [_story(1).sources[0]]))
+    answer = _answer(Claim("Talks stall.", [1]), sources=[_story(1).sources[0]])
 
     assert render_reply(ChatReply(ReplyKind.BRIEFING, "x", briefing=briefing)) == (
         render_briefing(briefing)

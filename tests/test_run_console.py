@@ -88,6 +88,24 @@ def test_a_fresh_machine_gets_the_demo_console_channel_and_every_command_works(
     assert "rail-strike" not in out.split("port-strike has no feeds.")[-1]  # after quit
 
 
+def test_ask_in_the_console_answers_and_its_answer_becomes_the_thread(tmp_path: Path) -> None:
+    result = run_console(
+        tmp_path,
+        [
+            "/brief port-strike",
+            "ask ammonia-leak how many people were told not to drink tap water?",
+            "how many dockworkers walked off the job?",  # now about the leak: not answered
+            "quit",
+        ],
+    )
+    out, err = " ".join(result.stdout.split()), " ".join(result.stderr.split())
+    assert result.returncode == 0, err
+    answered = out.split("Halvern", 1)[-1]  # after the port strike briefing
+    leak, after = answered.split("This story's sources don't say", 1)
+    assert "60,000" in leak
+    assert "how many dockworkers walked off the job?" in after  # echoed in the refusal
+
+
 def test_the_end_of_input_ends_the_console_cleanly(tmp_path: Path) -> None:
     result = run_console(tmp_path, ["list"])
     assert result.returncode == 0, result.stderr

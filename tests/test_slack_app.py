@@ -285,6 +285,53 @@ async def test_a_plain_reply_in_the_bots_thread_is_answered_and_bots_are_ignored
     assert len(fake.calls_to("chat.postMessage")) == 2  # the briefing and one answer
 
 
+# ---------------------------------------------------------------------- /brief ask
+async def test_brief_ask_posts_a_cited_answer_whose_thread_continues_from_its_story(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(fake, monkeypatch) as bot:
+        envelope = await fake.send_slash_command(
+            "ask port-strike how many dockworkers walked off the job?", user_id=MEMBER
+        )
+        ack = await fake.wait_for_ack(envelope)
+        assert ack.payload["response_type"] == "ephemeral"
+        await fake.wait_for("chat.postMessage", timeout=60, where=ok)
+        [answer] = fake.posted()
+        assert answer.get("thread_ts") in (None, answer["ts"])  # a new message: a thread root
+        shown = "\n".join(block_texts(answer["blocks"]))
+        assert "1,400 dockworkers" in shown
+        assert "<https://meridianwire.example/" in shown  # cited by the source's own URL
+        assert "1,400 dockworkers" in answer["text"]
+
+        # The answer is on record: a question in its thread is about the same story.
+        await fake.wait_for_ack(
+            await fake.send_message("who chairs the talks?", thread_ts=answer["ts"])
+        )
+        [reply] = await fake.wait_for(
+            "chat.postMessage",
+            where=lambda c: c.params.get("thread_ts") == answer["ts"],
+            timeout=20,
+        )
+        assert "Oskar Feldt" in reply.params["text"]
+        assert bot.task is not None
+
+
+async def test_brief_ask_that_the_sources_do_not_answer_is_an_honest_refusal(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(fake, monkeypatch):
+        envelope = await fake.send_slash_command(
+            "ask port-strike what is the capital of Peru? @channel", user_id=MEMBER
+        )
+        await fake.wait_for_ack(envelope)
+        await fake.wait_for("chat.postMessage", timeout=60, where=ok)
+        [answer] = fake.posted()
+        assert answer["text"].startswith("This story's sources don't say")
+        shown = "\n".join(block_texts(answer["blocks"]))
+        assert "@channel" not in shown  # the question's mention is not posted live
+        assert "http" not in shown
+
+
 # ---------------------------------------------------------------------- Slack's errors
 async def test_a_rate_limited_post_is_retried_after_retry_after(
     fake: FakeSlack, monkeypatch: pytest.MonkeyPatch

@@ -18,6 +18,7 @@ from bot.adapters.slack.blocks import (
     SECTION_TEXT,
     SlackMessage,
     escape,
+    render_answer,
     render_briefing,
     render_text,
     split_mrkdwn,
@@ -35,6 +36,7 @@ from bot.domain import (
     StoryStatus,
     Verification,
 )
+from bot.qa import Answer, Claim, Refusal
 from bot.render.text import web_url
 from bot.summarize.extractive import brief_story
 from tests.fakes.summarize import port_strike_articles, port_strike_story
@@ -566,3 +568,56 @@ def test_an_empty_reply_still_renders_one_message() -> None:
     (message,) = render_text("  \n")
 
     _assert_within_limits(message)
+
+
+# ---------------------------------------------------------------------- answers
+def _answer(claims: list[Claim], sources: list[SourceRef], **extra: Any) -> Answer:
+    return Answer(
+        question="how many walked out?",
+        text="From this story's sources:\n• …",
+        claims=claims,
+        sources=sources,
+        story_id="s-1",
+        refused=not claims,
+        reason=None if claims else Refusal.NOT_IN_SOURCES,
+        **extra,
+    )
+
+
+def test_an_answer_quotes_each_claim_linking_only_its_sources_urls() -> None:
+    sources = [
+        SourceRef(1, "Meridian <!channel> Wire", "t", "https://wire.example/a", None, True),
+        SourceRef(2, "Ledger", "t", "javascript:alert(1)", None, True),
+    ]
+    claims = [Claim("1,400 walked out <@U123> @here & more", [1, 2, 7])]
+    [message] = render_answer(_answer(claims, sources, new_sources=[1]))
+
+    _assert_within_limits(message)
+    shown = "\n".join(block["text"]["text"] for block in message.blocks)
+    assert "<https://wire.example/a|Meridian &lt;!channel&gt; Wire [1]> (new)" in shown
+    assert "javascript" not in shown  # not a web URL: the label only
+    assert "Ledger [2]" in shown
+    assert "[7]" not in shown  # an id the answer has no source for
+    assert "&lt;@U123&gt;" in shown
+    assert "@\u2060here" in shown
+    assert "&amp; more" in shown
+    _assert_links_whole(shown)
+
+
+def test_a_long_answer_is_split_within_slacks_limits() -> None:
+    sources = [
+        SourceRef(i, f"Outlet {i}", "t", f"https://o{i}.example/{'x' * 900}", None, True)
+        for i in range(1, 80)
+    ]
+    claims = [Claim("word " * 400, [i, i % 79 + 1]) for i in range(1, 80)]
+    messages = render_answer(_answer(claims, sources))
+
+    assert len(messages) > 1
+    for message in messages:
+        _assert_within_limits(message)
+        _assert_links_whole("\n".join(block["text"]["text"] for block in message.blocks))
+
+
+def test_a_refused_answer_is_its_plain_text() -> None:
+    answer = _answer([], [])
+    assert render_answer(answer) == render_text(answer.text)

@@ -134,7 +134,7 @@ def test_revision_0005_adds_chat_sources_and_processed_events(engine: Engine) ->
     assert table_names(engine) == before
 
 
-def test_the_head_revision_0006_adds_deliveries_source_health_and_subscription_settings(
+def test_revision_0006_adds_deliveries_source_health_and_subscription_settings(
     engine: Engine,
 ) -> None:
     upgrade(engine, "0005")
@@ -149,9 +149,8 @@ def test_the_head_revision_0006_adds_deliveries_source_health_and_subscription_s
             "created_at) VALUES (1, 'ukraine', 'daily 08:00', 'UTC', 'U1', '2026-11-30 08:00:00')"
         )
 
-    upgrade(engine)
+    upgrade(engine, "0006")
 
-    assert head_revision() == "0006"
     assert current_revision(engine) == "0006"
     assert table_names(engine) - before == {"deliveries", "source_health"}
     with engine.connect() as connection:
@@ -162,6 +161,23 @@ def test_the_head_revision_0006_adds_deliveries_source_health_and_subscription_s
     downgrade(engine, "0005")
     assert table_names(engine) == before
     assert "updates" not in {c["name"] for c in inspect(engine).get_columns("subscriptions")}
+
+
+def test_the_head_revision_0007_adds_the_threads_question_and_answer_turns(
+    engine: Engine,
+) -> None:
+    upgrade(engine, "0006")
+    before = table_names(engine)
+
+    upgrade(engine)
+
+    assert head_revision() == "0007"
+    assert current_revision(engine) == "0007"
+    assert table_names(engine) - before == {"qa_turns"}
+    columns = {column["name"] for column in inspect(engine).get_columns("qa_turns")}
+    assert {"channel_id", "thread_id", "question", "answer", "story_id", "refused"} <= columns
+    downgrade(engine, "0006")
+    assert table_names(engine) == before
 
 
 def test_migrations_ship_inside_the_package_with_one_head() -> None:

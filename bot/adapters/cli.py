@@ -34,7 +34,9 @@ from bot.doctor import Check, failed, run_checks
 from bot.domain import terminal, topic_key, utcnow
 from bot.errors import BriefbotError, ConfigError, InvalidRequest
 from bot.pipeline import shift_articles
+from bot.qa import MAX_QUESTION_CHARS
 from bot.redact import redact
+from bot.render.answer import answer_to_json, answer_to_text
 from bot.service import BriefingService
 from bot.usage import GROUPINGS
 
@@ -158,6 +160,52 @@ def brief(
                     progress=update,
                 )
         console.emit(console.render_briefing(briefing, output))
+
+    _run(run)
+
+
+@app.command()
+def ask(
+    topic: Annotated[str, typer.Argument(help="Topic the question is about, e.g. ukraine.")],
+    question: Annotated[str, typer.Argument(help='The question, e.g. "what did Press TV say?"')],
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    llm: LLMOpt = None,
+) -> None:
+    """Gather the topic's sources and answer a question from its most relevant story only.
+
+    Exit code 0 for an answer and for an honest refusal (the sources don't say); 2 for an
+    empty or over-long question."""
+
+    async def run() -> None:
+        settings = _settings()
+        output = _format(fmt, ("text", "json"))
+        window = _since(since, settings)
+        if not topic_key(topic):
+            raise UsageError('TOPIC must not be empty; e.g. briefbot ask ukraine "what happened?"')
+        if not question.strip():
+            raise UsageError(
+                'QUESTION must not be empty; e.g. briefbot ask ukraine "what happened?"'
+            )
+        if len(" ".join(question.split())) > MAX_QUESTION_CHARS:
+            raise UsageError(
+                f"QUESTION is longer than {MAX_QUESTION_CHARS} characters; shorten it."
+            )
+        async with build_service(settings, force_llm=llm) as service:
+            answer = await service.answer(
+                terminal(),
+                question,
+                topic=topic,
+                since=window,
+                sources=source or [],
+                max_age=timedelta(0),  # asked for at the terminal: always gather
+                refresh=True,
+            )
+        if output == "json":
+            console.emit(json.dumps(answer_to_json(answer), indent=2, ensure_ascii=False))
+            return
+        console.emit(answer_to_text(answer))
 
     _run(run)
 

@@ -2,8 +2,11 @@
 
 A person types what they would type in Slack: ``/brief port-strike`` (or ``brief
 port-strike``), ``subscribe port-strike weekdays 07:30 Europe/London``, ``list``, ``help``,
-or a question about the last briefing, which is the console's one thread. Each line is one
-request to the same ``ChatCore`` the platforms use; ``quit`` or end of input leaves.
+or a question about the last briefing, which is the console's one thread (answered by
+``BriefingService.answer``, remembering the thread's earlier questions). ``ask TOPIC
+QUESTION`` answers from the topic's latest briefing and starts the console's thread anew
+from that answer. Each line is one request to the same ``ChatCore`` the platforms use;
+``quit`` or end of input leaves.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class ConsoleChannel:
             self._posted += 1
             message_id = f"{self.core.service.clock():%Y%m%dT%H%M%S}.{self._posted}"
             await self.core.service.record_post(reply.briefing, self.channel, message_id)
+            self.thread = message_id
+        elif reply.starts_thread and reply.answer is not None:
+            self._posted += 1
+            message_id = f"{self.core.service.clock():%Y%m%dT%H%M%S}.{self._posted}"
+            await self.core.service.record_answer(reply.answer, self.channel, message_id)
             self.thread = message_id
         self.write(reply.text if reply.kind is not ReplyKind.ERROR else f"! {reply.text}")
         return reply

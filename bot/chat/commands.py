@@ -4,6 +4,8 @@ An adapter turns a platform event into a ``ChatRequest`` (the text without the b
 mention), awaits ``ChatCore.handle`` and renders the ``ChatReply``. The grammar::
 
     brief TOPIC
+    ask TOPIC QUESTION                         answered from the channel's latest briefing
+                                               of TOPIC (or its most relevant story)
     subscribe TOPIC [SCHEDULE] [TIME ZONE] [live] [quiet]
                                                default schedule: daily 08:00
     unsubscribe TOPIC
@@ -13,10 +15,19 @@ mention), awaits ``ChatCore.handle`` and renders the ``ChatReply``. The grammar:
     help
 
 In a thread, a message whose first word is not a command is a question about the briefing
-the bot posted there (``bot.chat.followup``): it is answered from that briefing's stories'
-sources only, and privately pointed to ``brief TOPIC`` when the thread has no briefing.
-Outside a thread, a question (several words ending in ``?``) gets that pointer too; any
-other unknown first word is an unknown command.
+the bot posted there: ``BriefingService.answer`` answers it from that thread's stories'
+sources only, with the thread's earlier questions as memory, and privately points to
+``brief TOPIC`` when the thread has no briefing. Outside a thread, a question (several words
+ending in ``?``) gets that pointer too; any other unknown first word is an unknown command.
+
+``ask TOPIC QUESTION`` answers from the channel's latest briefing of TOPIC, or from the
+topic's most relevant story when the channel has none; the reply (``ReplyKind.ANSWER`` with
+``starts_thread``) is posted where a thread can start, and the adapter records it with
+``BriefingService.record_answer`` so follow-ups in its thread continue from it. A
+several-word topic is the longest run of leading words that names a tracked topic
+(``ask baltic ports who is striking?``); otherwise the first word is the topic. A topic
+that is not tracked and has more than one word goes in double quotes: ``ask "sunday league"
+who won?``.
 
 A topic may be several words. In ``subscribe``, the schedule starts at the first schedule
 word after the topic's first word (``daily``, ``weekdays``, ``weekends``, ``weekly``,
@@ -48,7 +59,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.chat.followup import Answerer, ThreadAnswer, answer_extractively
 from bot.chat.schedule import (
     KEYWORDS,
     Schedule,
@@ -58,12 +68,13 @@ from bot.chat.schedule import (
 )
 from bot.domain import Briefing, Channel, Subscription, Topic, topic_key
 from bot.errors import BriefbotError, InvalidRequest
+from bot.qa import Answer, Refusal
 from bot.render.text import to_text
 from bot.service import BriefingService, check_timezone
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("brief", "subscribe", "unsubscribe", "list", "sources", "help")
+COMMANDS = ("brief", "ask", "subscribe", "unsubscribe", "list", "sources", "help")
 DEFAULT_SCHEDULE = "daily 08:00"
 _TIME_WORD = re.compile(r"\d{1,2}:\d{2}")
 _QUOTES = {'"': '"', "“": "”"}
@@ -76,6 +87,7 @@ _MANAGE = {
 HELP = """\
 Commands:
   brief <topic>                                  brief a topic now
+  ask <topic> <question>                         a question about the topic's latest briefing
   subscribe <topic> [schedule] [time zone]       a digest on a schedule (default daily 08:00)
             [live] [quiet]                       live: post updates into a story's thread as
                                                  they come; quiet: no line when nothing is new
@@ -88,7 +100,8 @@ Commands:
 Schedules: daily 08:00, weekdays 07:30, weekends 10:00, weekly mon 09:00, mon,wed,fri 18:00,
 every 6h. Time zones are IANA names such as Europe/London. Put a topic containing a day name
 in double quotes: subscribe "sunday league" weekends 10:00.
-Questions: ask in the thread of a briefing I posted, and I answer from its sources."""
+Questions: ask in the thread of a briefing I posted, or say ask <topic> <question>; I answer
+from the story's sources only. "What's the latest?" gathers the topic's news first."""
 
 ASK_IN_THREAD = (
     "I answer questions in the thread of a briefing I posted, from that briefing's sources. "
@@ -117,14 +130,16 @@ class ChatRequest:
 @dataclass(frozen=True, slots=True)
 class ChatReply:
     """What to answer: plain ``text`` always (a briefing's and an answer's too), the
-    ``briefing`` or thread ``answer`` itself for renderers that lay it out, and whether only
-    the asker should see it."""
+    ``briefing`` or ``answer`` itself for renderers that lay it out, and whether only the
+    asker should see it. ``starts_thread``: an answer of ``ask TOPIC``, posted where a
+    thread can start and recorded with ``BriefingService.record_answer``."""
 
     kind: ReplyKind
     text: str
     briefing: Briefing | None = None
     private: bool = False
-    answer: ThreadAnswer | None = None
+    answer: Answer | None = None
+    starts_thread: bool = False
 
 
 def _text(text: str) -> ChatReply:
@@ -144,12 +159,10 @@ class ChatCore:
         *,
         default_timezone: str = "UTC",
         max_text: int = 2000,
-        answerer: Answerer = answer_extractively,
     ) -> None:
         self.service = service
         self.default_timezone = check_timezone(default_timezone)
         self.max_text = max_text
-        self.answerer = answerer
 
     async def handle(self, request: ChatRequest) -> ChatReply:
         """Answer one request; never raises (see the module docstring)."""
@@ -199,6 +212,8 @@ class ChatCore:
             )
         if command == "brief":
             return await self._brief(request.channel, args)
+        if command == "ask":
+            return await self._ask(request.channel, args)
         if command == "subscribe":
             return await self._subscribe(request, args)
         if command == "unsubscribe":
@@ -222,11 +237,23 @@ class ChatCore:
 
     # ------------------------------------------------------------------ follow-up questions
     async def _answer(self, channel: Channel, thread_id: str, question: str) -> ChatReply:
-        stories = await self.service.thread_stories(channel, thread_id)
-        if not stories:
+        answer = await self.service.answer(channel, question, thread_id=thread_id)
+        if answer.reason is Refusal.NO_STORY:
             return _error(ASK_IN_THREAD)
-        answer = await self.answerer(question, stories)
+        if answer.reason in (Refusal.TOO_LONG, Refusal.EMPTY):
+            return _error(answer.text)
         return ChatReply(ReplyKind.ANSWER, answer.text, answer=answer)
+
+    async def _ask(self, channel: Channel, args: str) -> ChatReply:
+        topics = await self.service.topics()
+        name, question = split_ask(args, topics)
+        tracked = topics.get(topic_key(name))
+        if tracked is None and not self.service.settings.discovery:
+            return _text(_untracked(name, topics))
+        answer = await self.service.answer(channel, question, topic=tracked or name)
+        if answer.reason in (Refusal.TOO_LONG, Refusal.EMPTY, Refusal.NO_STORY):
+            return _error(answer.text)
+        return ChatReply(ReplyKind.ANSWER, answer.text, answer=answer, starts_thread=True)
 
     # ------------------------------------------------------------------ subscriptions
     async def _subscribe(self, request: ChatRequest, args: str) -> ChatReply:
@@ -379,6 +406,30 @@ def _schedule_start(words: list[str]) -> int:
                 parse_schedule(" ".join(words[index - 1 :]))  # a misspelt day: "mnday 08:00"
             parse_schedule(word)  # names the problem: a time needs its days
     return len(words)
+
+
+def split_ask(args: str, topics: dict[str, Topic]) -> tuple[str, str]:
+    """``ask``'s arguments as (topic, question): a double-quoted topic, else the longest run
+    of leading words naming a tracked topic, else the first word."""
+    quoted, rest = _take_quoted(args)
+    if quoted is not None:
+        name, question = quoted, rest
+    else:
+        words = rest.split()
+        count = next(
+            (n for n in range(len(words) - 1, 1, -1) if topic_key(" ".join(words[:n])) in topics),
+            1,
+        )
+        name, question = " ".join(words[:count]), " ".join(words[count:])
+    if not topic_key(name):
+        raise InvalidRequest(
+            "Name the topic, then the question: ask ukraine what did Press TV say?"
+        )
+    if not question.strip():
+        raise InvalidRequest(
+            f"Ask a question after the topic, e.g. ask {topic_key(name)} what happened today?"
+        )
+    return name, question
 
 
 def split_sources(args: str) -> tuple[str, str | None, str]:

@@ -16,7 +16,8 @@ newest revision before returning. The repositories:
   deliveries already answered (``bot.store.topics``);
 - ``deliveries``: each digest slot and live update, claimed before it is posted
   (``bot.store.deliveries``); ``leader_lock()`` elects the scheduler's one process
-  (``bot.store.leader``).
+  (``bot.store.leader``);
+- ``turns``: the questions asked in each thread and their answers (``bot.store.turns``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bot.store.migrate import upgrade
 from bot.store.spend import SpendRepository
 from bot.store.subscriptions import SubscriptionRepository
 from bot.store.topics import EventRepository, TopicSourceRepository
+from bot.store.turns import TurnRepository
 from bot.usage import UsageRecord
 
 __all__ = [
@@ -69,6 +71,7 @@ class Store:
         self.topic_sources = TopicSourceRepository(db)
         self.events = EventRepository(db)
         self.deliveries = DeliveryRepository(db)
+        self.turns = TurnRepository(db)
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], datetime] = utcnow) -> Store:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from bot.domain import Channel, Platform, PostedMessage
+from bot.domain import Channel, Platform, PostedMessage, topic_key
 from bot.store.database import Database
-from bot.store.models import ChannelRow, PostedMessageRow
+from bot.store.models import BriefingRow, ChannelRow, PostedMessageRow
 
 
 class ChannelRepository:
@@ -84,6 +84,39 @@ class ChannelRepository:
             return found
 
         return self._db.read("read the channel's posts of stories", work)
+
+    def latest_post_of_topic(
+        self, channel: Channel, topic: str, *, scan: int = 200
+    ) -> PostedMessage | None:
+        """The newest of the channel's last ``scan`` posts that carried a briefing of
+        ``topic`` (any spelling): what ``ask TOPIC`` answers from."""
+        key = topic_key(topic)
+
+        def work(session: Session) -> PostedMessage | None:
+            channel_id = find_channel_id(session, channel)
+            if channel_id is None:
+                return None
+            rows = list(
+                session.scalars(
+                    select(PostedMessageRow)
+                    .where(PostedMessageRow.channel_id == channel_id)
+                    .order_by(PostedMessageRow.posted_at.desc(), PostedMessageRow.id.desc())
+                    .limit(scan)
+                )
+            )
+            ids = {int(i) for row in rows for i in row.briefing_ids}
+            topics: dict[int, str] = {}
+            if ids:
+                found = session.execute(
+                    select(BriefingRow.id, BriefingRow.topic).where(BriefingRow.id.in_(ids))
+                )
+                topics = {int(briefing_id): str(name) for briefing_id, name in found}
+            for row in rows:
+                if any(topic_key(topics.get(int(i), "")) == key for i in row.briefing_ids):
+                    return _posted(row)
+            return None
+
+        return self._db.read(f"read the channel's latest briefing of {key}", work)
 
 
 # ---------------------------------------------------------------------- shared with others

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -381,3 +382,20 @@ class SourceHealthRow(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
     next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_articles: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class QATurnRow(Base):
+    """A question asked in a channel's thread and the answer it got (conversation memory:
+    a follow-up is resolved against the thread's earlier turns)."""
+
+    __tablename__ = "qa_turns"
+    __table_args__ = (Index(None, "channel_id", "thread_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    thread_id: Mapped[str]
+    question: Mapped[str]
+    answer: Mapped[str]
+    story_id: Mapped[str | None] = mapped_column(nullable=True)
+    refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    asked_at: Mapped[datetime]

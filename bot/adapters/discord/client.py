@@ -3,6 +3,9 @@
 What it serves (the same grammar and replies as Slack, through ``ChatCore``):
 
 - ``/brief topic:`` with the tracked topics as autocomplete choices (at most 25);
+- ``/ask topic: question:`` (topic autocomplete too): answered from the channel's latest
+  briefing of the topic (``BriefingService.answer``), posted like a briefing, with a thread
+  started on it and recorded (``record_answer``), so a question there continues from it;
 - ``/briefbot subscribe|unsubscribe|list|sources|help``: the management commands;
 - a mention of the bot, in a briefing's thread (a question about its stories) or anywhere
   (a command).
@@ -27,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -228,6 +231,17 @@ class DiscordBot:
         ) -> list[app_commands.Choice[str]]:
             return await self._topic_choices(current)
 
+        @app_commands.command(
+            name="ask", description="Ask about a topic's latest briefing, answered from its sources"
+        )
+        @app_commands.describe(
+            topic="A tracked topic, e.g. ukraine", question="e.g. what did Press TV say?"
+        )
+        async def ask(interaction: discord.Interaction, topic: str, question: str) -> None:
+            await self._command(interaction, f"ask {_quoted(topic)} {question}")
+
+        ask.autocomplete("topic")(brief_topics)
+
         group = app_commands.Group(
             name="briefbot", description="Digests, sources and help for this channel"
         )
@@ -292,6 +306,7 @@ class DiscordBot:
         unsubscribe.autocomplete("topic")(brief_topics)
         sources.autocomplete("topic")(brief_topics)
         tree.add_command(brief)
+        tree.add_command(ask)
         tree.add_command(group)
         tree.error(self._on_tree_error)
 
@@ -374,31 +389,38 @@ class DiscordBot:
     ) -> None:
         live = datetime.now(UTC) - interaction.created_at < TOKEN_LIFETIME
         if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
-            messages = render_briefing(reply.briefing)
-            first: discord.Message | None = None
-            if live:
-                try:
-                    await interaction.edit_original_response(**_body(messages[0]))
-                    first = await interaction.original_response()  # it can start a thread
-                except discord.HTTPException as exc:
-                    if exc.code not in GONE_TOKEN:
-                        raise
-                    log.info("Discord: the interaction expired; posting into %s", channel.label)
-            if first is None:  # the token is gone: into the channel itself
-                target = interaction.channel
-                if not isinstance(target, discord.abc.Messageable):
-                    log.warning("Discord: %s cannot take messages", channel.label)
-                    return
-                first = await target.send(**_body(messages[0]))
-            # Recorded before the thread exists, so no question in it can come first: a
-            # thread started on a message has that message's id.
-            await self.service.record_post(
-                reply.briefing, channel, str(first.id), thread_id=str(first.id)
+            briefing = reply.briefing
+
+            async def remember(first: discord.Message) -> None:
+                await self.service.record_post(
+                    briefing, channel, str(first.id), thread_id=str(first.id)
+                )
+
+            await self._post_with_thread(
+                interaction,
+                render_briefing(briefing),
+                channel,
+                live,
+                remember,
+                f"{briefing.topic} briefing",
             )
-            thread = await self._thread_for(first, reply.briefing.topic)
-            rest_to: discord.abc.Messageable = thread or first.channel
-            for message in messages[1:]:
-                await rest_to.send(**_body(message))
+            return
+        if reply.kind is ReplyKind.ANSWER and reply.answer is not None and reply.starts_thread:
+            answer = reply.answer
+
+            async def remember_answer(first: discord.Message) -> None:
+                await self.service.record_answer(
+                    answer, channel, str(first.id), thread_id=str(first.id)
+                )
+
+            await self._post_with_thread(
+                interaction,
+                render_reply(reply),
+                channel,
+                live,
+                remember_answer,
+                _thread_name(answer.question),
+            )
             return
         messages = render_reply(reply)
         if reply.private and live:
@@ -413,11 +435,45 @@ class DiscordBot:
             return
         log.warning("Discord: a reply in %s came after its interaction expired", channel.label)
 
-    async def _thread_for(self, message: discord.Message, topic: str) -> discord.Thread | None:
-        """A public thread on the briefing, named after its topic; ``None`` when the bot may
-        not start one (the briefing is posted all the same)."""
+    async def _post_with_thread(
+        self,
+        interaction: discord.Interaction,
+        messages: list[DiscordMessage],
+        channel: Channel,
+        live: bool,
+        remember: Callable[[discord.Message], Awaitable[None]],
+        thread_name: str,
+    ) -> None:
+        """The first message as the interaction's response (or into the channel once the
+        token is gone), recorded, a thread started on it, and the rest in that thread."""
+        first: discord.Message | None = None
+        if live:
+            try:
+                await interaction.edit_original_response(**_body(messages[0]))
+                first = await interaction.original_response()  # it can start a thread
+            except discord.HTTPException as exc:
+                if exc.code not in GONE_TOKEN:
+                    raise
+                log.info("Discord: the interaction expired; posting into %s", channel.label)
+        if first is None:  # the token is gone: into the channel itself
+            target = interaction.channel
+            if not isinstance(target, discord.abc.Messageable):
+                log.warning("Discord: %s cannot take messages", channel.label)
+                return
+            first = await target.send(**_body(messages[0]))
+        # Recorded before the thread exists, so no question in it can come first: a
+        # thread started on a message has that message's id.
+        await remember(first)
+        thread = await self._thread_for(first, thread_name)
+        rest_to: discord.abc.Messageable = thread or first.channel
+        for message in messages[1:]:
+            await rest_to.send(**_body(message))
+
+    async def _thread_for(self, message: discord.Message, name: str) -> discord.Thread | None:
+        """A public thread on the message, called ``name``; ``None`` when the bot may not
+        start one (the message is posted all the same)."""
         try:
-            return await message.create_thread(name=f"{topic} briefing"[:100])
+            return await message.create_thread(name=" ".join(name.split())[:100] or "briefbot")
         except discord.HTTPException as exc:
             log.warning("Discord: could not start a thread on %s: %s", message.id, exc)
             return None
@@ -465,8 +521,14 @@ class DiscordBot:
                     reply.briefing, channel, str(first.id), thread_id=thread_id
                 )
                 return
+            first_part: discord.Message | None = None
             for part in render_reply(reply):
-                await message.channel.send(**_body(part), reference=message)
+                sent = await message.channel.send(**_body(part), reference=message)
+                first_part = first_part or sent
+            if reply.starts_thread and reply.answer is not None and first_part is not None:
+                await self.service.record_answer(
+                    reply.answer, channel, str(first_part.id), thread_id=thread_id
+                )
         except discord.HTTPException as exc:
             await self._report(exc, channel)
         except Exception:
@@ -501,6 +563,12 @@ class DiscordBot:
             await interaction.followup.send(text, ephemeral=True)
         except discord.HTTPException as again:
             log.warning("Discord: could not tell the user either: %s", again)
+
+
+def _thread_name(question: str) -> str:
+    """A thread's name for an answer: the question, cut to Discord's 100 characters."""
+    text = " ".join(question.split()) or "question"
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 def _channel_of(place: object, guild_id: int | None) -> Channel:

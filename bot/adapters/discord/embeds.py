@@ -1,8 +1,8 @@
 """A briefing, a thread answer or a chat reply as Discord messages, within Discord's limits.
 
 ``render_briefing(briefing)`` returns one or more ``DiscordMessage`` s: the first is the
-reply, the rest follow it in order. ``render_answer(answer)`` lays out a follow-up answer
-(``bot.chat.followup.ThreadAnswer``) with linked sources, ``render_text(text)`` any other
+reply, the rest follow it in order. ``render_answer(answer)`` lays out an answer to a
+question (``bot.qa.Answer``) with its claims' sources linked, ``render_text(text)`` any other
 plain chat reply (help, an error, a confirmation), and ``render_reply(reply)`` picks one for
 a ``ChatReply``. All are pure: plain dicts in the shape of Discord's JSON embed objects, no
 ``discord`` import. The sections and their wording are the Slack renderer's.
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.chat.commands import ChatReply, ReplyKind
-from bot.chat.followup import ThreadAnswer
 from bot.domain import Briefing, DigestInfo, KeyPoint, SourceRef, StoryBriefing, StoryStatus
+from bot.qa import Answer
 from bot.render.text import (
     NEW_MARK,
     clean,
@@ -109,7 +109,7 @@ FOOTER = 2048
 AUTHOR_NAME = 256
 MAX_URL = 1000  # a longer URL is not linked (a citation is then its plain marker)
 TITLE_TEXT = 300  # a source's title or outlet as shown in the source list
-QUOTE_TEXT = 400  # a quoted sentence in a thread answer, as the plain answer shortens it
+QUOTE_TEXT = 400  # a claim of an answer, as the plain answer shortens a quote
 TOPIC_TEXT = 200  # the topic as named in a message's content
 ELLIPSIS = "…"
 CONTINUED = " (continued)"
@@ -520,26 +520,24 @@ def _cited(source: SourceRef) -> str:
     return link(source.url, f"{outlet} [{source.id}]")
 
 
-def render_answer(answer: ThreadAnswer) -> list[DiscordMessage]:
-    """A follow-up answer in a briefing's thread: the plain answer's opening line as the
-    content, then an embed quoting each sentence with its sources linked (the lead source,
-    the story when the thread has several, then "also" the copies). An answer that found
-    nothing is its plain text, as ``render_text`` renders it."""
-    if not answer.found:
+def render_answer(answer: Answer) -> list[DiscordMessage]:
+    """An answer to a question: the plain answer's opening line as the content, then an
+    embed with each claim and its sources linked (only to the sources' URLs; a source new
+    since the thread's last briefing is marked "new"). A refusal, or an answer without
+    claims, is its plain text, as ``render_text`` renders it."""
+    if answer.refused or not answer.claims:
         return render_text(answer.text)
     opening = answer.text.split("\n", 1)[0]
-    several = len({quote.story_id for quote in answer.quotes}) > 1 or "thread's" in opening
+    sources = {source.id: source for source in answer.sources}
+    new = set(answer.new_sources)
     lines = []
-    for quote in answer.quotes:
-        if not quote.sources:
-            continue
-        lead, *copies = quote.sources
-        lines.append(f"• “{_escaped_within(quote.text, QUOTE_TEXT)}”")
-        where = f" ({_escaped_within(quote.story_title, TITLE_TEXT)})" if several else ""
-        cite = f"— {_cited(lead)}{where}"
-        if copies:
-            cite += "; also " + ", ".join(_cited(ref) for ref in copies)
-        lines.append(cite)
+    for claim in answer.claims:
+        cited = [sources[i] for i in claim.sources if i in sources]
+        lines.append(f"• “{_escaped_within(claim.text, QUOTE_TEXT)}”")
+        if cited:
+            lines.append(
+                "— " + ", ".join(_cited(ref) + (" (new)" if ref.id in new else "") for ref in cited)
+            )
     embeds = [{"description": text} for text in _pack_lines(lines, DESCRIPTION)]
     packed = _pack([embed] for embed in embeds)
     content = _cut_markdown(escape(opening), CONTENT)

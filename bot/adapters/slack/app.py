@@ -9,6 +9,9 @@ What it serves (see ``slack/manifest.yml`` for the app's side):
   Block Kit (the rest of a long one in the first message's thread) and its ``ts`` is
   recorded with its briefing and stories; other replies go through the command's
   ``response_url``, privately when the core says so.
+- ``/brief ask TOPIC QUESTION``: answered from the channel's latest briefing of the topic
+  (``BriefingService.answer``), posted with ``chat.postMessage`` and recorded
+  (``record_answer``), so a question in its thread continues from it.
 - ``app_mention`` anywhere, and (with ``message.channels``) a reply in a thread of a
   briefing the bot posted: a question about that thread's stories, or a command.
 - A delivery is answered once: the payload's ``event_id`` is claimed in the database (a
@@ -50,7 +53,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.blocks import SlackMessage, render_briefing, render_text
+from bot.adapters.slack.blocks import SlackMessage, render_answer, render_briefing, render_text
 from bot.adapters.slack.errors import TOKEN_ERRORS, slack_error
 from bot.adapters.slack.outbox import SlackOutbox
 from bot.chat.commands import (
@@ -312,6 +315,8 @@ class SlackBot:
             return
         if command.split()[0].lower() == "brief" and len(command.split()) > 1:
             await ack(response_type="ephemeral", text=f"Briefing {command[6:].strip()}…")
+        elif command.split()[0].lower() == "ask" and len(command.split()) > 2:
+            await ack(response_type="ephemeral", text="Looking that up in the sources…")
         else:
             await ack()
         self._spawn(self._serve_command(body, command, respond))
@@ -372,6 +377,21 @@ class SlackBot:
                 log.error("Slack: could not post a briefing in %s: %s", channel.label, code)
                 await self._respond(respond, USER_FIXES.get(code) or _generic(code), private=True)
             return
+        if reply.kind is ReplyKind.ANSWER and reply.answer is not None and reply.starts_thread:
+            answer = reply.answer
+
+            async def remember_answer(ts: str) -> None:
+                await self.service.record_answer(answer, channel, ts)
+
+            try:
+                await self._post(
+                    channel, render_answer(answer), thread_ts=None, first_posted=remember_answer
+                )
+            except SlackApiError as exc:
+                code = slack_error(exc)
+                log.error("Slack: could not post an answer in %s: %s", channel.label, code)
+                await self._respond(respond, USER_FIXES.get(code) or _generic(code), private=True)
+            return
         await self._respond(respond, reply.text, private=reply.private)
 
     async def _serve_event(
@@ -428,6 +448,17 @@ class SlackBot:
 
             await self._post(
                 channel, render_briefing(briefing), thread_ts=thread_ts, first_posted=remember
+            )
+            return
+        if reply.kind is ReplyKind.ANSWER and reply.answer is not None and not reply.private:
+            answer = reply.answer
+
+            async def remember_answer(ts: str) -> None:
+                if reply.starts_thread:  # ask TOPIC: follow-ups continue from its story
+                    await self.service.record_answer(answer, channel, ts, thread_id=thread_ts)
+
+            await self._post(
+                channel, render_answer(answer), thread_ts=thread_ts, first_posted=remember_answer
             )
             return
         messages = render_text(reply.text)

@@ -2,7 +2,10 @@
 
 ``render_briefing(briefing)`` returns one or more ``SlackMessage`` s: the first goes into the
 channel, the rest into its thread. ``render_text(text)`` does the same for a plain chat reply
-(help, an error, a confirmation). Both are pure: plain dicts, no ``slack_sdk``.
+(help, an error, a confirmation), and ``render_answer(answer)`` an answer to a question
+(``bot.qa.Answer``): its opening line, each claim quoted with its cited sources linked
+(only to the sources' URLs; those new since the thread's last briefing marked "new"), and a
+refusal as its plain text. All are pure: plain dicts, no ``slack_sdk``.
 
 Slack refuses (it does not cut) a message that breaks a limit, so every limit is met here:
 50 blocks per message, 3,000 characters per section text, 150 per header, 10 elements per
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Briefing, DigestInfo, KeyPoint, SourceRef, StoryBriefing, StoryStatus
+from bot.qa import Answer
 from bot.render.text import (
     NEW_MARK,
     clean,
@@ -73,6 +77,7 @@ __all__ = [
     "escape",
     "link",
     "plain",
+    "render_answer",
     "render_briefing",
     "render_text",
     "split_mrkdwn",
@@ -94,6 +99,7 @@ ELLIPSIS = "…"
 UPDATE_POINTS = 5  # points of a live update shown (it is one short message)
 UPDATE_POINT_TEXT = 1000  # a live update's point, cut to this
 UPDATE_SOURCES = 5  # sources named after a live update's point (originals first)
+CLAIM_TEXT = 1000  # a claim of an answer, cut to this
 
 NOTHING_FOUND = "Nothing found: no stories about {topic} in the selected window."
 
@@ -487,6 +493,39 @@ def render_briefing(briefing: Briefing) -> list[SlackMessage]:
             lead = f"Briefing: {topic} (continued, {index + 1}/{len(packed)})"
         messages.append(SlackMessage(_fallback(lead, labels), blocks))
     return messages
+
+
+def _answer_source(source: SourceRef, new: bool) -> str:
+    outlet = _cut_plain(clean(source.outlet), TITLE_TEXT) or "unknown outlet"
+    return link(source.url, f"{outlet} [{source.id}]") + (" (new)" if new else "")
+
+
+def render_answer(answer: Answer) -> list[SlackMessage]:
+    """An answer to a question (see the module docstring); a refusal, or an answer with no
+    claims, is ``render_text`` of its text."""
+    if answer.refused or not answer.claims:
+        return render_text(answer.text)
+    opening = answer.text.split("\n", 1)[0]
+    sources = {source.id: source for source in answer.sources}
+    new = set(answer.new_sources)
+    lines = []
+    for claim in answer.claims:
+        cited = [sources[i] for i in dict.fromkeys(claim.sources) if i in sources]
+        line = f"• “{escape(_cut_plain(clean(claim.text), CLAIM_TEXT))}”"
+        if cited:
+            line += " — " + ", ".join(_answer_source(ref, ref.id in new) for ref in cited)
+        lines.append(line)
+    group = _Group([_section(_cut_mrkdwn(escape(opening), SECTION_TEXT)), *_sections(lines)], "")
+    packed = _pack([group])
+    return [
+        SlackMessage(
+            _cut_mrkdwn(escape(strip_controls(answer.text)), FALLBACK_TEXT)
+            if index == 0
+            else _fallback(f"Answer (continued, {index + 1}/{len(packed)})", []),
+            blocks,
+        )
+        for index, (blocks, _) in enumerate(packed)
+    ]
 
 
 def render_text(text: str) -> list[SlackMessage]:

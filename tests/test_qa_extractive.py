@@ -92,7 +92,7 @@ async def test_questions_the_sources_do_not_answer_are_refused(question: str) ->
     assert answer.refused
     assert answer.reason is Refusal.NOT_IN_SOURCES
     assert answer.claims == []
-    assert "don't cover that" in answer.text
+    assert "sources don't say" in answer.text
     assert "/brief" in answer.text
     assert "search" in answer.text
 

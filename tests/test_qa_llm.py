@@ -122,7 +122,7 @@ async def test_an_answer_of_invented_claims_only_is_the_honest_refusal(
     assert answer.reason is Refusal.NOT_IN_SOURCES
     assert answer.claims == []
     assert "Lima" not in answer.text
-    assert "don't cover that" in answer.text
+    assert "sources don't say" in answer.text
 
 
 async def test_not_in_sources_from_the_model_is_the_honest_refusal(

@@ -1,6 +1,7 @@
 """``BriefingService.answer``, the one Q&A call of every interface: a real service on a
 temporary SQLite store with the bundled demo news, briefings recorded as posted, and the
-real ``FollowupQA`` engine (behind a recorder that keeps what the service handed it)."""
+real extractive engine of ``bot.qa.engine`` (behind a recorder that keeps what the service
+handed it)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import FollowupQA, build_service
+from bot.app import build_service
 from bot.config import load_settings
 from bot.demo import demo_sources
 from bot.domain import Article, Channel, Platform, Story
 from bot.pipeline import shift_articles
 from bot.qa import MAX_QUESTION_CHARS, Answer, Refusal, Turn
+from bot.qa.engine import ExtractiveQA
 from bot.service import LATEST_PHRASINGS, BriefingService, is_latest_question
 from tests.fakes.chat import NOW
 
@@ -39,7 +41,7 @@ class Asked:
 class RecordingQA:
     """The real engine, keeping what each call was given."""
 
-    inner: FollowupQA = field(default_factory=FollowupQA)
+    inner: ExtractiveQA = field(default_factory=ExtractiveQA)
     calls: list[Asked] = field(default_factory=list)
 
     async def answer(

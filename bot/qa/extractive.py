@@ -449,7 +449,12 @@ def extractive_answer(
         refused=False,
         new_sources=new,
     )
-    answer.text = answer_text(answer, multi_story=len(corpus.offsets) > 1)
+    titles = _titles(stories, corpus) if len(corpus.offsets) > 1 else {}
+    answer.text = answer_text(
+        answer,
+        multi_story=len(corpus.offsets) > 1,
+        story_titles={ref.id: titles.get(corpus.story_of[ref.id], "") for ref in corpus.sources},
+    )
     return answer
 
 
@@ -557,13 +562,10 @@ def refusal_text(question: str, reason: Refusal, filters: Filters | None = None)
         )
     narrowed = ""
     if filters is not None and filters.outlets:
-        narrowed = " from that outlet"
+        narrowed = "; nothing from that outlet covers it"
     elif filters is not None and filters.since is not None:
-        narrowed = " in that time"
-    return (
-        f"This story's sources{narrowed} don't cover that (you asked: “{echo(question)}”). "
-        f"{instead}"
-    )
+        narrowed = "; nothing in that time covers it"
+    return f"This story's sources don't say (you asked: “{echo(question)}”){narrowed}. {instead}"
 
 
 def refused(
@@ -585,9 +587,16 @@ def refused(
     )
 
 
-def answer_text(answer: Answer, *, multi_story: bool, quoted: bool = True) -> str:
+def answer_text(
+    answer: Answer,
+    *,
+    multi_story: bool,
+    quoted: bool = True,
+    story_titles: dict[int, str] | None = None,
+) -> str:
     """An answer's claims as posted: each quoted (or, ``quoted=False``, stated as a model
-    wrote it) with the sources it cites, then the sources new since ``since``."""
+    wrote it) with the sources it cites (and, from a thread of several stories, the story
+    of each, by source id in ``story_titles``), then the sources new since ``since``."""
     by_id = {ref.id: ref for ref in answer.sources}
     lines = ["From this thread's sources:" if multi_story else "From this story's sources:"]
     for claim in answer.claims:
@@ -595,7 +604,9 @@ def answer_text(answer: Answer, *, multi_story: bool, quoted: bool = True) -> st
         lines.append(f"• “{shorten(claim.text)}”" if quoted else f"• {shorten(claim.text)}")
         if cited:
             lead, *copies = cited
-            cite = f"   — {source_label(lead)} {quotable(lead.url)}"
+            title = (story_titles or {}).get(lead.id, "") if multi_story else ""
+            where = f" ({title})" if title else ""
+            cite = f"   — {source_label(lead)}{where} {quotable(lead.url)}"
             if copies:
                 cite += "; also " + ", ".join(source_label(ref) for ref in copies)
             lines.append(cite)

@@ -362,34 +362,14 @@ class SlackBot:
     async def _deliver_command_reply(
         self, reply: ChatReply, channel: Channel, respond: AsyncRespond
     ) -> None:
-        if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
-            briefing = reply.briefing
-
-            async def remember(ts: str) -> None:
-                await self.service.record_post(briefing, channel, ts)
-
+        posting = _recorded_post(self.service, reply, channel)
+        if posting is not None:
+            what, messages, remember = posting
             try:
-                await self._post(
-                    channel, render_briefing(briefing), thread_ts=None, first_posted=remember
-                )
+                await self._post(channel, messages, thread_ts=None, first_posted=remember)
             except SlackApiError as exc:
                 code = slack_error(exc)
-                log.error("Slack: could not post a briefing in %s: %s", channel.label, code)
-                await self._respond(respond, USER_FIXES.get(code) or _generic(code), private=True)
-            return
-        if reply.kind is ReplyKind.ANSWER and reply.answer is not None and reply.starts_thread:
-            answer = reply.answer
-
-            async def remember_answer(ts: str) -> None:
-                await self.service.record_answer(answer, channel, ts)
-
-            try:
-                await self._post(
-                    channel, render_answer(answer), thread_ts=None, first_posted=remember_answer
-                )
-            except SlackApiError as exc:
-                code = slack_error(exc)
-                log.error("Slack: could not post an answer in %s: %s", channel.label, code)
+                log.error("Slack: could not post %s in %s: %s", what, channel.label, code)
                 await self._respond(respond, USER_FIXES.get(code) or _generic(code), private=True)
             return
         await self._respond(respond, reply.text, private=reply.private)
@@ -559,6 +539,29 @@ class SlackBot:
         )
         self._roles[key] = _Roles(may, now)
         return may
+
+
+def _recorded_post(
+    service: BriefingService, reply: ChatReply, channel: Channel
+) -> tuple[str, list[SlackMessage], Callable[[str], Awaitable[None]]] | None:
+    """A reply that is posted to the channel and recorded, so its thread can continue (a
+    briefing, or an ``ask`` answer): what it is, its messages, and how to record it once
+    its first message is out. ``None`` for a reply that is only a response."""
+    if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
+        briefing = reply.briefing
+
+        async def remember_briefing(ts: str) -> None:
+            await service.record_post(briefing, channel, ts)
+
+        return "a briefing", render_briefing(briefing), remember_briefing
+    if reply.kind is ReplyKind.ANSWER and reply.answer is not None and reply.starts_thread:
+        answer = reply.answer
+
+        async def remember_answer(ts: str) -> None:
+            await service.record_answer(answer, channel, ts)
+
+        return "an answer", render_answer(answer), remember_answer
+    return None
 
 
 def _from_a_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:

@@ -727,10 +727,11 @@ class BriefingService:
         - With ``thread_id``: from the stories of the briefings posted in that thread, with
           the thread's stored turns as history; the new turn is stored.
         - With ``topic`` (no thread): from the channel's newest briefing of that topic, or,
-          when the channel has none, the topic's most relevant story updated within
-          ``since`` (default ``BRIEFBOT_SINCE``). With ``refresh`` or ``sources``, or when
-          the channel has no briefing of the topic, the topic's sources and ``sources`` are
-          gathered first (like ``brief``: when gathered longer than ``max_age`` ago). No turn is
+          when the channel has none, the stories a briefing of the topic would carry (most
+          relevant first) updated within ``since`` (default ``BRIEFBOT_SINCE``). With
+          ``refresh`` or ``sources``, or when the channel has no briefing of the topic, the
+          topic's sources and ``sources`` are gathered first (like ``brief``: when gathered
+          longer than ``max_age`` ago). No turn is
           stored: ``record_answer`` stores it once the answer is posted, under the thread
           it starts.
         - "What's the latest?" (``is_latest_question``): the topic's sources are gathered
@@ -770,7 +771,10 @@ class BriefingService:
             stories = await self._stories_by_id(post.story_ids)
         if not stories:
             window = since if since is not None else parse_duration(self.settings.since)
-            stories = (await self._select(chosen, window, self.clock()))[:1]
+            # The stories a briefing of the topic would carry, most relevant first: one event
+            # may sit in two stories (an article clustered apart), and the answer comes
+            # from whichever holds the passage.
+            stories = await self._select(chosen, window, self.clock())
         if not stories:
             return refusal(
                 text,

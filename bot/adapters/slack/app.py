@@ -420,26 +420,10 @@ class SlackBot:
     async def _deliver_event_reply(
         self, reply: ChatReply, channel: Channel, user: str, thread_ts: str
     ) -> None:
-        if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
-            briefing = reply.briefing
-
-            async def remember(ts: str) -> None:
-                await self.service.record_post(briefing, channel, ts, thread_id=thread_ts)
-
-            await self._post(
-                channel, render_briefing(briefing), thread_ts=thread_ts, first_posted=remember
-            )
-            return
-        if reply.kind is ReplyKind.ANSWER and reply.answer is not None and not reply.private:
-            answer = reply.answer
-
-            async def remember_answer(ts: str) -> None:
-                if reply.starts_thread:  # ask TOPIC: follow-ups continue from its story
-                    await self.service.record_answer(answer, channel, ts, thread_id=thread_ts)
-
-            await self._post(
-                channel, render_answer(answer), thread_ts=thread_ts, first_posted=remember_answer
-            )
+        posting = _recorded_post(self.service, reply, channel, thread_id=thread_ts)
+        if posting is not None:
+            _, messages, remember = posting
+            await self._post(channel, messages, thread_ts=thread_ts, first_posted=remember)
             return
         messages = render_text(reply.text)
         if reply.private:
@@ -542,23 +526,31 @@ class SlackBot:
 
 
 def _recorded_post(
-    service: BriefingService, reply: ChatReply, channel: Channel
+    service: BriefingService,
+    reply: ChatReply,
+    channel: Channel,
+    *,
+    thread_id: str | None = None,
 ) -> tuple[str, list[SlackMessage], Callable[[str], Awaitable[None]]] | None:
-    """A reply that is posted to the channel and recorded, so its thread can continue (a
-    briefing, or an ``ask`` answer): what it is, its messages, and how to record it once
-    its first message is out. ``None`` for a reply that is only a response."""
+    """A reply that is posted (to the channel, or in ``thread_id``) rather than only
+    answered: a briefing, or an answer (a slash command's only when it is an ``ask``, which
+    starts a thread; a thread reply's unless it is private). What it is, its messages, and
+    how to record it once its first message is out (a briefing, and an ``ask`` answer, so
+    their threads continue). ``None`` for a reply that is only a response."""
     if reply.kind is ReplyKind.BRIEFING and reply.briefing is not None:
         briefing = reply.briefing
 
         async def remember_briefing(ts: str) -> None:
-            await service.record_post(briefing, channel, ts)
+            await service.record_post(briefing, channel, ts, thread_id=thread_id)
 
         return "a briefing", render_briefing(briefing), remember_briefing
-    if reply.kind is ReplyKind.ANSWER and reply.answer is not None and reply.starts_thread:
+    posted = reply.starts_thread if thread_id is None else not reply.private
+    if reply.kind is ReplyKind.ANSWER and reply.answer is not None and posted:
         answer = reply.answer
 
         async def remember_answer(ts: str) -> None:
-            await service.record_answer(answer, channel, ts)
+            if reply.starts_thread:  # ask TOPIC: follow-ups continue from its story
+                await service.record_answer(answer, channel, ts, thread_id=thread_id)
 
         return "an answer", render_answer(answer), remember_answer
     return None

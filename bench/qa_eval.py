@@ -47,6 +47,7 @@ answerer (``bot.chat.followup.answer_in_thread``) behind the ``QAEngine`` call; 
 
     python -m bench.qa_eval [--engine auto|followup|qa] [--llm] [--format text|json]
                             [--check] [--latency-questions 220] [--skip-latency]
+                            [--items dev|held-out|PATH] [--verbose]
 
 ``--check`` exits 1 when refusal recall < 1.0 or citation precision < 0.95.
 """
@@ -78,6 +79,9 @@ from bot.qa import Answer, Claim, QAEngine, Refusal, Turn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "qa_eval.json"
+# Written later, by someone who had not read the answerer, to check it was not fitted to the
+# development set above; scored the same way (``--items held-out``).
+HELD_OUT = REPO_ROOT / "tests" / "fixtures" / "qa_heldout.json"
 KINDS = (
     "paraphrased",
     "multi_hop",
@@ -609,10 +613,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency-questions", type=int, default=220)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="every item's outcome")
+    parser.add_argument(
+        "--items",
+        default="dev",
+        help="dev (tests/fixtures/qa_eval.json), held-out (tests/fixtures/qa_heldout.json), "
+        "or a path to a set in the same format",
+    )
     args = parser.parse_args(argv)
+    path = {"dev": FIXTURE, "held-out": HELD_OUT}.get(args.items, Path(args.items))
     built = build_engine(args.engine, args.llm, now=FIXTURE_NOW)
     try:
-        outcomes = evaluate(built.engine)
+        outcomes = evaluate(built.engine, load_items(path))
         timing = None
         if not args.skip_latency and not args.llm:
             timing = latency(built.engine, args.latency_articles, args.latency_questions)

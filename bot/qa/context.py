@@ -7,7 +7,16 @@ An elliptical question takes the content of the previous question (itself resolv
 way, so chains work): the names it brings replace the previous question's names ("what did
 France say about the talks?" + "and Germany?" -> "what did Germany say about the talks?");
 a question without names adds its words to the previous one ("and the ships?" after "what
-did the union say?" -> "what did the union say? the ships"). Anything else stands alone.
+did the union say?" -> "what did the union say? the ships").
+
+A question that names no one but refers to someone ("what did *she* say once the deal was
+done?", "when will *they* try again?") is resolved first: the personal pronoun (he, she,
+they, him, them; not "it" or a possessive, which more often point inside the question) is
+replaced by the first name of the previous turn's answer (whom the answer was about), else of
+its question ("Which minister appointed the mediator?" answered "Transport Minister Elin
+Marsk appointed Oskar Feldt" -> "what did Transport Minister Elin Marsk say once the deal was
+done?"). With no name in the previous turn, the question is treated as elliptical. Anything
+else stands alone.
 """
 
 from __future__ import annotations
@@ -17,10 +26,11 @@ from collections.abc import Sequence
 
 from bot.qa import MAX_QUESTION_CHARS, Refusal, Turn
 from bot.qa.retrieve import query_terms
-from bot.text import names, normalize_whitespace
+from bot.text import STOPWORDS, names, normalize_whitespace
 
 ELLIPSIS_WORDS = 6
 _LEAD = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+|^\s*and\s+", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?:he|she|they|him|them)\b", re.IGNORECASE)
 
 
 def check_question(question: str) -> Refusal | None:
@@ -35,7 +45,7 @@ def check_question(question: str) -> Refusal | None:
 def _names(text: str) -> list[str]:
     found = []
     for name in names(text):
-        if name.start == 0 and len(name.text.split()) == 1 and name.text.lower() in _QUESTION_WORDS:
+        if name.start == 0 and len(name.text.split()) == 1 and _sentence_word(name.text):
             continue
         found.append(name.text)
     return found
@@ -44,6 +54,18 @@ def _names(text: str) -> list[str]:
 _QUESTION_WORDS = frozenset(
     "what who whom whose when where why how which did does do is are was were and can could "
     "will would should has have had tell".split()
+)
+
+
+def _sentence_word(word: str) -> bool:
+    """A capitalised first word that is only a sentence's start ("What", "The", "Two")."""
+    folded = word.casefold()
+    return folded in _QUESTION_WORDS or folded in STOPWORDS or folded in _NUMBER_WORDS
+
+
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred hundreds thousand thousands dozens some several many most all both".split()
 )
 
 
@@ -57,8 +79,23 @@ def is_elliptical(question: str) -> bool:
 def resolve_question(question: str, history: Sequence[Turn]) -> str:
     """The question as it stands alone, given the thread's earlier turns (oldest first)."""
     question = normalize_whitespace(question)
-    if not history or not is_elliptical(question):
+    if not history:
         return question
+    pronoun = _PRONOUN.search(question) if not _names(_LEAD.sub("", question)) else None
+    if pronoun is not None:
+        last = history[-1]
+        referent = next(iter(_names(last.answer) or _names(last.question)), None)
+        if referent is not None:
+            start, end = pronoun.span()
+            return _LEAD.sub("", f"{question[:start]}{referent}{question[end:]}").strip()
+        return _follow_on(question, history)
+    if not is_elliptical(question):
+        return question
+    return _follow_on(question, history)
+
+
+def _follow_on(question: str, history: Sequence[Turn]) -> str:
+    """An elliptical question completed by the previous one."""
     previous = resolve_question(history[-1].question, history[:-1])
     rest = _LEAD.sub("", question).strip().rstrip("?!. ").strip()
     if not rest:

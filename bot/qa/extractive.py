@@ -67,9 +67,16 @@ SPECULATIVE = re.compile(
 # ... answered only by a sentence that itself looks ahead.
 FORWARD = re.compile(
     r"\b(?:will|would|expect\w*|set\s+to|due\s+to|plans?\s+to|planned|forecast\w*|predict\w*|"
-    r"could|may|might|likely|(?:is|are)\s+to|next|warn\w*|until|by\s+(?:the\s+)?end)\b",
+    r"could|may|might|likely|(?:is|are)\s+to|next|warn\w*|until|by\s+(?:the\s+)?end|"
+    r"(?:agreed|voted|decided|promised|pledged|vowed|aims?|intends?|wants?)\s+to|"
+    r"(?:from|in|by)\s+(?:next|20\d\d))\b",
     re.IGNORECASE,
 )
+# A question about the future that asks for a fact ("when will they return?", "how long will
+# the route be?") rather than a yes or no ("will Aske resign?"): a source that states the plan
+# answers it; a prediction needs a source that makes it.
+_WH = re.compile(r"^\W*(?:and\s+|so\s+|but\s+)?(?:when|what|which|who|whom|whose|where|how|why)\b",
+                 re.IGNORECASE)
 # Mass mentions: "@everyone", "@here", "@channel" (Slack and Discord) and Slack's
 # "<!channel>", "<!here>", "<!everyone>" (with an optional "|label").
 _MASS_MENTION = re.compile(
@@ -91,6 +98,14 @@ def quotable(text: str) -> str:
 def is_speculative(question: str) -> bool:
     """Does the question ask what will happen (rather than what the sources report)?"""
     return bool(SPECULATIVE.search(question))
+
+
+def asks_prediction(question: str) -> bool:
+    """A question about what will happen that asks for a yes or no ("will Aske resign?",
+    "is there going to be another strike?"): only a source that says so answers it. A
+    wh-question about the future ("when will the dockers return?") asks for a plan or a
+    figure a source can state."""
+    return is_speculative(question) and not _WH.match(question)
 
 
 # ---------------------------------------------------------------------- the thread reply
@@ -223,10 +238,19 @@ def match_quotes(
 ) -> list[Found]:
     """The sentences that answer ``question``, best first, each once with every source that
     carries it. ``keep``: only sentences of these sources may be quoted (rarity is still
-    weighed over every source). ``forward_only``: only sentences that look ahead."""
+    weighed over every source). ``forward_only`` (a question about the future): only
+    sentences that look ahead, or, for a wh-question asking a figure, that give one; a yes-or-no
+    prediction needs a forward sentence carrying all of its predicate (``Shape``)."""
     sentences = _sentences(corpus)
-    ranked = _rank(question, sentences)
+    vocabulary = _vocabulary(sentences)
+    question = join_compounds(question, vocabulary)
+    prediction = forward_only and asks_prediction(question)
     shape = Shape.of(question, speculative=forward_only)
+    if forward_only and not all(_carries(vocabulary, t) for t in shape.predicate):
+        return []  # "how much will it be fined?" where no source speaks of a fine
+    ranked = _rank(question, sentences)
+    wants_figure = bool(_HOW_MUCH.search(question)) or shape.percent
+    asked_names = frozenset(t for entity in profile(question).entities for t in entity)
     story_ids = list(corpus.offsets)
     found: list[Found] = []
     taken = SentenceSet()
@@ -235,9 +259,12 @@ def match_quotes(
             break
         if keep is not None and sentence.source not in keep:
             continue
-        if forward_only and not FORWARD.search(sentence.text):
-            continue
-        if not shape.fits(sentence):
+        if forward_only and not (
+            FORWARD.search(sentence.text)
+            or (not prediction and wants_figure and sentence.profile.numbers)
+        ):
+            continue  # a plan or a figure answers "how long will it be?"; a prediction, not
+        if not shape.fits(sentence, asked_names, prediction=prediction):
             continue
         if taken.repeats(sentence.text, _REPEAT):
             continue
@@ -253,9 +280,64 @@ def match_quotes(
     return found
 
 
+# Words a question uses for what the sources say in others (beyond the synonyms that
+# ``bot.summarize.align`` merges for every comparison): each line one group, every form
+# answers every other.
+_QUESTION_ALTERNATIVES = """
+lost loss lose loses losing
+back return returned returning returns
+share percent percentage proportion
+fine fined fines penalty penalties
+hired hire contracted appointed
+left discharged released
+operates operator operated runs
+boss head chief leader
+"""
+
+
+@lru_cache(maxsize=1)
+def _alternatives() -> dict[str, frozenset[str]]:
+    table: dict[str, frozenset[str]] = {}
+    for line in _QUESTION_ALTERNATIVES.strip().splitlines():
+        group = frozenset(t for t in (canonical(w) for w in line.split()) if t)
+        for term in group:
+            table[term] = table.get(term, frozenset()) | group
+    return table
+
+
+def _forms(term: str) -> frozenset[str]:
+    return _alternatives().get(term, frozenset((term,)))
+
+
+def _carries(weights: dict[str, float] | frozenset[str], term: str) -> bool:
+    return any(form in weights for form in _forms(term))
+
+
+_PAIR = re.compile(r"\b([A-Za-z]{3,})\s+([A-Za-z]{3,})\b")
+
+
+def join_compounds(question: str, vocabulary: frozenset[str]) -> str:
+    """The question with two words the sources write as one joined ("dock workers" ->
+    "dockworkers", "sea wall" -> "seawall") when the joined word is theirs."""
+
+    def join(match: re.Match[str]) -> str:
+        first, second = match.group(1), match.group(2)
+        joined = canonical((first + second).casefold())
+        if joined and joined in vocabulary and canonical(first.casefold()) != joined:
+            return first + second
+        return match.group(0)
+
+    return _PAIR.sub(join, question)
+
+
+def _vocabulary(sentences: Sequence[_Sentence]) -> frozenset[str]:
+    return frozenset(t for s in sentences for t in s.profile.weights)
+
+
 def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str, float]:
     """The question's terms, each weighted by its kind (names weigh more) and its rarity
-    among the distinct sentences (a term none of them uses weighs the most)."""
+    among the distinct sentences (a term none of them uses weighs the most); a term counts
+    as used where one of its ``_QUESTION_ALTERNATIVES`` is."""
     asked = {
         t: w for t, w in profile(_HOW_MUCH.sub(" ", question)).weights.items() if t not in FILLER
     }
@@ -264,7 +346,7 @@ def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str
     frequency = dict.fromkeys(asked, 0)
     for found in distinct.values():
         for term in asked:
-            if term in found.weights:
+            if _carries(found.weights, term):
                 frequency[term] += 1
     return {
         term: weight * math.log((count + 1) / (frequency[term] + 0.5))
@@ -293,7 +375,7 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
         if key in seen:
             continue  # a later copy of the same sentence: the earliest source carries it
         seen.add(key)
-        shared = [t for t in weights if t in sentence.profile.weights]
+        shared = [t for t in weights if _carries(sentence.profile.weights, t)]
         coverage = math.fsum(weights[t] for t in shared) / total
         if not shared or coverage < MATCH_THRESHOLD - 1e-9:
             continue
@@ -309,8 +391,11 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
     return [(-item[0], item[4]) for item in ranked]
 
 
-# "how many ships", "which trains", "what price": the thing the question asks about.
-_HEAD = re.compile(r"\b(?:how\s+many|which|what)\s+([a-z][a-z'’-]+)", re.IGNORECASE)
+# "how many ships", "which trains", "what price": the thing the question asks about (and the
+# word after it, for a compound: "how many dock workers").
+_HEAD = re.compile(
+    r"\b(?:how\s+many|which|what)\s+([a-z][a-z'’-]+)(?:\s+([a-z][a-z'’-]+))?", re.IGNORECASE
+)
 _NUMBER_WORD = re.compile(
     r"^(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
     r"hundreds?|thousands?|scores?|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)$",
@@ -318,24 +403,73 @@ _NUMBER_WORD = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9,.'’-]*")
 _COUNT_REACH = 4  # "52 dead fish", "about 1,400 of the port's workers"
+# "what share", "what proportion": answered by a percentage or a fraction, not the word.
+_SHARE_HEADS = frozenset({"share", "proportion", "percentage", "fraction", "percent"})
+_SHARE = re.compile(
+    r"\d\s*(?:%|per\s*cent|percent)|\b(?:half|a\s+third|two[- ]thirds|a\s+quarter|"
+    r"three[- ]quarters|a\s+fifth|a\s+tenth|majority|minority)\b",
+    re.IGNORECASE,
+)
+# "which company", "which agency": answered by the name of one, whether or not it says
+# "company".
+_NAMED_HEADS = frozenset(
+    """company companies firm firms group organisation organization agency agencies operator
+    owner owners authority body union party minister official officials outlet newspaper
+    broadcaster""".split()
+)
+_FOLLOWING = frozenset(
+    """is are was were will would did does do has have had the a an of to in on for by at
+    and or""".split()
+)
+
+
+# "when", "what time", "by when": answered by a time (a day, a date, a clock time, a season).
+_WHEN = re.compile(
+    r"^\W*(?:and\s+|so\s+|but\s+)?(?:by\s+|since\s+|until\s+)?when\b|"
+    r"\bwhat\s+(?:time|date|day|year|month|hour)\b|\bhow\s+soon\b|\bwhich\s+(?:day|date|year|month)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|"
+    r"today|tonight|yesterday|tomorrow|overnight|midnight|noon|midday|dawn|dusk|"
+    r"morning|afternoon|evening|night|week|weeks|month|months|year|years|spring|summer|"
+    r"autumn|winter|hours?|days?|decades?|shift)\b|"
+    r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}(?::\d\d)?\s*(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What a sentence must carry, beyond the question's words, to answer it:
 
-    - ``head``: the thing asked about: "which *trains*" needs a sentence naming trains;
+    - ``head``: the thing asked about: "which *trains*" needs a sentence naming trains (any of
+      ``heads``: "how many *dock workers*" is answered by "1,400 dockworkers"); for "which
+      company" (``_NAMED_HEADS``), a name the question does not give also answers;
     - ``counted``: for "how many X", a figure; where the sentence names X, a number at most
       ``_COUNT_REACH`` words before it (a sentence about the fish that counts kilometres
       does not say how many fish);
-    - ``predicate``: for a question about what will happen, every term of it that is not a
-      name ("will Aske *resign*"): a sentence about Aske that does not say he will resign
-      does not answer it.
+    - ``percent``: for "what share", a percentage or a fraction;
+    - ``figure``: for "how many / much / long / big ...", a number (a sentence that names
+      the thing but gives no figure does not say how much);
+    - ``when``: for "when" / "what time", a time (a day, a date, a clock time, a season);
+    - ``predicate``: for a question about what will happen, its terms that are not names
+      ("will Aske *resign*"). A yes-or-no prediction needs a sentence carrying all of them (a
+      sentence about Aske that does not say he will resign does not answer it); any question
+      about the future is refused when the sources never use one of them ("how much will it
+      be *fined*?").
     """
 
     head: str | None = None  # the asked-about word's root, e.g. "worker" (in "dockworkers")
     counted: bool = False
     predicate: frozenset[str] = frozenset()
+    heads: tuple[str, ...] = ()  # every accepted root: the head, its compound, the word after
+    percent: bool = False
+    named: bool = False  # a name answers ("which company")
+    figure: bool = False
+    when: bool = False
 
     @classmethod
     def of(cls, question: str, *, speculative: bool) -> Shape:
@@ -344,6 +478,13 @@ class Shape:
         term = canonical(word) if word else None
         head = _root(word) if term is not None and term not in FILLER else None
         counted = bool(match and head and re.match(r"how\s+many", match.group(0), re.I))
+        percent = head in _SHARE_HEADS
+        heads: tuple[str, ...] = ()
+        if head is not None and not percent:
+            heads = (head,)
+            after = (match.group(2) or "").casefold() if match else ""
+            if after and after not in _FOLLOWING and canonical(after) not in FILLER:
+                heads = (head, _root(after), _root(word + after))  # "dock workers"
         predicate: frozenset[str] = frozenset()
         if speculative:
             asked = profile(_HOW_MUCH.sub(" ", question))
@@ -352,17 +493,40 @@ class Shape:
                 t for t in asked.weights if t not in FILLER and t not in named and t != term
             )
             predicate -= {canonical(w) for w in ("will", "going", "next", "soon", "likely")}
-        return cls(head, counted, predicate)
+        return cls(
+            None if percent else head,
+            counted,
+            predicate,
+            heads,
+            percent,
+            head in _NAMED_HEADS,
+            bool(_HOW_MUCH.search(question)),
+            bool(_WHEN.search(question)),
+        )
 
-    def fits(self, sentence: _Sentence) -> bool:
-        if self.predicate and not self.predicate <= sentence.profile.weights.keys():
+    def fits(
+        self,
+        sentence: _Sentence,
+        asked_names: frozenset[str] = frozenset(),
+        *,
+        prediction: bool = False,
+    ) -> bool:
+        if prediction and not all(_carries(sentence.profile.weights, t) for t in self.predicate):
+            return False
+        if self.percent:
+            return bool(_SHARE.search(sentence.text))
+        if self.figure and not sentence.profile.numbers:
+            return False
+        if self.when and not _TIME.search(sentence.text):
             return False
         if self.head is None:
             return True
         words = [w.casefold().strip(".,") for w in _WORD.findall(sentence.text)]
         if not self.counted:  # "which trains": a sentence naming no train does not say
-            return any(self.head in w for w in words)
-        heads = [i for i, w in enumerate(words) if _root(w) == self.head]  # the word itself
+            if any(h in w for h in self.heads for w in words):
+                return True
+            return self.named and any(set(e) - asked_names for e in sentence.profile.entities)
+        heads = [i for i, w in enumerate(words) if _root(w) in self.heads]  # the word itself
         if not heads:  # "how many workers" ~ "3,200 of its members": a figure suffices
             return bool(sentence.profile.numbers)
         return any(  # but where the thing is named, the figure must count it

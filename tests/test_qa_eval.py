@@ -6,6 +6,11 @@ every kind of question represented; every item names exactly one ingested story;
 of an answerable item is in that story's articles and every ``must_cite`` entry names one of
 its sources (so an expectation can be met at all).
 
+The two held-out sets (``tests/fixtures/qa_heldout.json``, ``qa_heldout2.json``), written
+later by someone who had not read the answerer, must be as meetable, and the engine must
+refuse everything they say to refuse too. On the development set, citation precision must
+reach its target (0.95).
+
 Refusal recall (refused = the positive class) must be 1.0, run two ways:
 
 - ``bot.qa.engine``'s extractive engine (``build_qa_engine("extractive")``; skipped while
@@ -27,8 +32,11 @@ import pytest
 
 from bench.qa_eval import (
     FIXTURE_NOW,
+    HELD_OUT,
     KINDS,
     REFUSAL_KINDS,
+    REPO_ROOT,
+    TARGET_CITATION_PRECISION,
     FollowupAdapter,
     Item,
     StoryArticles,
@@ -59,9 +67,17 @@ def stories(tmp_path_factory: pytest.TempPathFactory) -> list[StoryArticles]:
     return fixture_stories(Path(tmp_path_factory.mktemp("qa_eval")))
 
 
+HELD_OUT_SETS = (HELD_OUT, REPO_ROOT / "tests" / "fixtures" / "qa_heldout2.json")
+
+
 @pytest.fixture(scope="module")
 def items() -> list[Item]:
     return load_items()
+
+
+@pytest.fixture(scope="module", params=HELD_OUT_SETS, ids=lambda p: p.stem)
+def held_out(request: pytest.FixtureRequest) -> list[Item]:
+    return load_items(request.param)
 
 
 def test_the_set_has_sixty_items_of_every_kind(items: list[Item]) -> None:
@@ -88,6 +104,21 @@ def test_the_set_has_sixty_items_of_every_kind(items: list[Item]) -> None:
 def test_every_expectation_can_be_met_from_its_story(
     items: list[Item], stories: list[StoryArticles]
 ) -> None:
+    _meetable(items, stories)
+
+
+def test_every_held_out_expectation_can_be_met_and_no_id_repeats(
+    held_out: list[Item], items: list[Item], stories: list[StoryArticles]
+) -> None:
+    assert len(held_out) >= 40
+    assert not {i.id for i in held_out} & {i.id for i in items}
+    assert not {i.question for i in held_out} & {i.question for i in items}
+    for item in held_out:
+        assert (item.outcome == "refused") == (item.kind in REFUSAL_KINDS), item.id
+    _meetable(held_out, stories)
+
+
+def _meetable(items: list[Item], stories: list[StoryArticles]) -> None:
     for item in items:
         story, articles = find_story(stories, item.story)
         assert story.id, item.id
@@ -117,6 +148,22 @@ def test_extractive_qa_engine_refuses_everything_the_sources_do_not_say(
     """Engine: ``bot.qa.engine``'s extractive engine (no model)."""
     engine = build_engine("qa", llm=False, now=FIXTURE_NOW).engine
     assert _refusal_failures(engine, items, stories) == set()
+
+
+def test_extractive_qa_engine_refuses_everything_the_held_out_sets_say_to_refuse(
+    held_out: list[Item], stories: list[StoryArticles]
+) -> None:
+    engine = build_engine("qa", llm=False, now=FIXTURE_NOW).engine
+    assert _refusal_failures(engine, held_out, stories) == set()
+
+
+def test_extractive_qa_citations_reach_the_precision_target(
+    items: list[Item], stories: list[StoryArticles]
+) -> None:
+    engine = build_engine("qa", llm=False, now=FIXTURE_NOW).engine
+    summary = summarize(asyncio.run(run_items(engine, items, stories)))
+    assert summary["citation_precision"] >= TARGET_CITATION_PRECISION
+    assert summary["refusal_recall"] == 1.0
 
 
 @pytest.mark.xfail(

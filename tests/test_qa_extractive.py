@@ -247,3 +247,160 @@ async def test_a_side_question_quotes_independent_outlets_each_once() -> None:
     assert len(quoted) >= 2
     assert len(set(quoted)) == len(quoted)  # each outlet once
     assert "Coastal Daily Record" not in quoted  # a wire copy is not another side
+
+
+# ---------------------------------------------------------------------- question shapes
+
+SHIFT = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # a Monday
+
+
+def _one_story(*texts: str, outlet: str = "Harbour Gazette") -> list[tuple[Story, list[Article]]]:
+    """One story of one article per text, a day apart from Monday ``SHIFT`` on."""
+    articles = [
+        Article(
+            url=f"https://harbourgazette.example/{n}",
+            title=f"Harbour report {n}",
+            text=text,
+            outlet=outlet if n == 0 else f"{outlet} {n}",
+            published_at=SHIFT + timedelta(days=n),
+            id=900 + n,
+        )
+        for n, text in enumerate(texts)
+    ]
+    story = Story(
+        id="s-shapes000000",
+        title="Harbour report",
+        created_at=SHIFT,
+        updated_at=SHIFT,
+        article_ids=[a.id for a in articles if a.id is not None],
+    )
+    return [(story, articles)]
+
+
+HARBOUR = _one_story(
+    "About 1,400 dockworkers walked off the job at the Port of Brask on Monday.\n\n"
+    "Brask handles about 40 percent of the country's grain exports.\n\n"
+    "The union says the plan would eliminate up to 600 jobs over five years.\n\n"
+    "Harbour master Ines Vold thanked the crews. “Nobody was hurt,” she said.\n\n"
+    "The city will build a 9.4-kilometre sea wall, and work is due to start in 2027.\n\n"
+    "The storage tank leaked about eight tonnes of fuel into the harbour.",
+    "The union rejected the offer because it did not cover about 300 agency workers.\n\n"
+    "The number of ships waiting offshore rose to 52 by Tuesday evening.",
+)
+
+
+async def test_how_many_dock_workers_is_answered_by_the_dockworkers_sentence() -> None:
+    answer = await ask("How many dock workers walked out?", stories=HARBOUR)
+    assert not answer.refused
+    assert "1,400" in answer.claims[0].text
+
+
+async def test_what_share_needs_a_percentage_not_the_word_share() -> None:
+    answer = await ask("What share of the grain exports goes through Brask?", stories=HARBOUR)
+    assert "40 percent" in answer.claims[0].text
+    refused = await ask("What share of the dockworkers walked out?", stories=HARBOUR)
+    assert refused.refused  # 1,400 is a count, not a share
+
+
+async def test_how_old_needs_an_age_and_a_figure_of_another_kind_does_not_do() -> None:
+    answer = await ask("How old was the storage tank that leaked?", stories=HARBOUR)
+    assert answer.refused  # "eight tonnes" is not an age
+    answer = await ask("How long will the sea wall be?", stories=HARBOUR)
+    assert not answer.refused
+    assert "9.4-kilometre" in answer.claims[0].text
+
+
+async def test_a_plan_answers_a_wh_question_about_the_future_but_not_a_prediction() -> None:
+    answer = await ask("When will work on the sea wall start?", stories=HARBOUR)
+    assert not answer.refused
+    assert "2027" in answer.claims[0].text
+    for question in (
+        "Will the sea wall stop the flooding?",
+        "How much will the city be fined over the leak?",  # no source speaks of a fine
+    ):
+        refused = await ask(question, stories=HARBOUR)
+        assert refused.refused, question
+        assert refused.reason is Refusal.SPECULATIVE, question
+
+
+async def test_why_needs_a_sentence_that_gives_a_reason() -> None:
+    answer = await ask("Why did the union reject the offer?", stories=HARBOUR)
+    assert not answer.refused
+    assert "because" in answer.claims[0].text
+    assert all("five years" not in c.text for c in answer.claims)  # "over five years" is no why
+
+
+async def test_a_sentence_that_denies_the_question_does_not_answer_it() -> None:
+    answer = await ask("How many agency workers does the offer cover?", stories=HARBOUR)
+    assert answer.refused  # the only sentence says it did *not* cover them
+
+
+async def test_a_weekday_in_the_question_takes_that_days_reporting() -> None:
+    answer = await ask("How many ships were waiting offshore on Tuesday?", stories=HARBOUR)
+    assert not answer.refused
+    assert "52" in answer.claims[0].text
+    refused = await ask("How many ships were waiting offshore on Friday?", stories=HARBOUR)
+    assert refused.refused  # nothing was reported on or about Friday
+
+
+async def test_a_quote_said_by_she_is_found_by_the_speakers_name_and_quoted_with_it() -> None:
+    answer = await ask("What did Ines Vold say?", stories=HARBOUR)
+    quoted = " ".join(c.text for c in answer.claims)
+    assert "“Nobody was hurt,” she said." in quoted
+    assert "Harbour master Ines Vold thanked the crews. “Nobody was hurt,”" in quoted
+
+
+async def test_a_question_of_two_parts_answers_each_and_names_the_part_not_found() -> None:
+    answer = await ask(
+        "How many dockworkers walked out, and what share of grain exports goes through Brask?",
+        stories=HARBOUR,
+    )
+    assert not answer.refused
+    text = " ".join(c.text for c in answer.claims)
+    assert "1,400" in text
+    assert "40 percent" in text
+    partial = await ask(
+        "How many dockworkers walked out, and who owns the grain terminal?", stories=HARBOUR
+    )
+    assert not partial.refused
+    assert partial.notes == ["The sources don't say: “who owns the grain terminal”."]
+    assert partial.notes[0] in partial.text
+
+
+def test_question_parts_split_only_between_questions() -> None:
+    from bot.qa.context import question_parts
+
+    assert question_parts("How many crews joined the strike, and for how long?") == [
+        "How many crews joined the strike",
+        "for how long crews joined the strike",
+    ]
+    assert question_parts("How many ships were waiting on Monday, and how many by Friday?") == [
+        "How many ships were waiting on Monday",
+        "how many ships by Friday",
+    ]
+    whole = "Once the pause runs out, is the port going to get its cranes?"
+    assert question_parts(whole) == [whole]
+    assert question_parts("Did the union and the authority agree?") == [
+        "Did the union and the authority agree?"
+    ]
+
+
+def test_a_pronoun_follow_up_takes_the_previous_answers_subject() -> None:
+    asked = datetime(2026, 3, 11, 21, tzinfo=UTC)
+    history = [
+        Turn(
+            "Which minister appointed the mediator?",
+            "Transport Minister Elin Marsk appointed Oskar Feldt, a retired judge.",
+            asked,
+        )
+    ]
+    assert (
+        resolve_question("And what did she say once the deal was done?", history)
+        == "what did Transport Minister Elin Marsk say once the deal was done?"
+    )
+    no_name = [Turn("How many workers went to hospital?", "Two of the eleven were.", asked)]
+    # "Two" starts the answer but names no one: the question is completed instead
+    assert resolve_question("Have they left hospital yet?", no_name) == (
+        "How many workers went to hospital? Have they left hospital yet"
+    )
+    assert resolve_question("What did she say?", []) == "What did she say?"

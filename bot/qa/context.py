@@ -17,6 +17,12 @@ its question ("Which minister appointed the mediator?" answered "Transport Minis
 Marsk appointed Oskar Feldt" -> "what did Transport Minister Elin Marsk say once the deal was
 done?"). With no name in the previous turn, the question is treated as elliptical. Anything
 else stands alone.
+
+A question of several parts ("who brokered the deal, and what was his job before?", "how
+many crews joined, and for how long?", two questions in one message) is split
+(``question_parts``) so that each part is matched on its own: one sentence rarely answers
+both. A part with next to nothing of its own ("and for how long?") takes the first part's
+words.
 """
 
 from __future__ import annotations
@@ -108,3 +114,49 @@ def _follow_on(question: str, history: Sequence[Turn]) -> str:
             resolved = resolved.replace(other, "", 1)
         return normalize_whitespace(resolved)
     return normalize_whitespace(f"{previous} {rest}")
+
+
+_QUESTION_START = (
+    r"(?:what|who|whom|whose|when|where|which|why|how|for\s+how|since\s+when|did|does|do|is|"
+    r"are|was|were|has|have|had|will|would|can|could)\b"
+)
+_PART_BREAK = re.compile(
+    r"\?\s+(?=\S)|[,;]?\s+and\s+(?=" + _QUESTION_START + r")|[,;]\s+(?=" + _QUESTION_START + r")",
+    re.IGNORECASE,
+)
+_ASKING = re.compile(
+    r"\b(?:how\s+(?:many|much|long|far|big|large|high|old|soon)|what|who|whom|whose|when|"
+    r"where|which|why|how|did|does|do|is|are|was|were|has|have|had|will|would|can|could)\b",
+    re.IGNORECASE,
+)
+_ASKS = re.compile(r"^\W*(?:and\s+|but\s+|so\s+)?" + _QUESTION_START, re.IGNORECASE)
+MIN_PART_TERMS = 2  # a part with fewer content terms borrows the first part's
+
+
+def question_parts(question: str) -> list[str]:
+    """The question's parts, each to be answered on its own (one part: the question)."""
+    text = normalize_whitespace(question)
+    parts = [p.strip(" ,;?") for p in _PART_BREAK.split(text)]
+    parts = [p for p in parts if p]
+    if len(parts) < 2 or not all(_ASKS.match(p) for p in parts):
+        return [text]  # "once the pause is over, is it going to ...?" is one question
+    first = parts[0]
+    context = normalize_whitespace(_ASKING.sub(" ", first))
+    whole = [first]
+    head = _COUNTED.match(first)
+    for part in parts[1:]:
+        bare = _BARE_COUNT.match(part)
+        if bare and head:  # "..., and how many by Wednesday?": how many *ships*
+            part = f"{bare.group(1)} {head.group(2)}{part[bare.end(1) :]}"
+        if len(query_terms(part)) < MIN_PART_TERMS:
+            part = f"{part} {context}"
+        whole.append(part)
+    return whole
+
+
+_COUNTED = re.compile(r"^\W*(how\s+(?:many|much))\s+([a-z][a-z'’-]+)", re.IGNORECASE)
+_BARE_COUNT = re.compile(
+    r"^\W*(?:and\s+)?(how\s+(?:many|much))(?=\s+(?:by|in|at|on|after|before|now|then|since|"
+    r"today|yesterday|were|was|are|is|did|have|has)\b|\W*$)",
+    re.IGNORECASE,
+)

@@ -39,7 +39,7 @@ from typing import Protocol
 
 from bot.domain import Article, SourceRef, Story
 from bot.qa import MAX_QUESTION_CHARS, Answer, Claim, Refusal, Turn
-from bot.qa.context import check_question, resolve_question
+from bot.qa.context import check_question, question_parts, resolve_question
 from bot.qa.passages import StorySources, story_passages, text_sentences
 from bot.qa.retrieve import FILLER, Filters, apply_filters, leads_first, parse_filters, spread
 from bot.render.text import clean
@@ -49,6 +49,9 @@ from bot.text import normalize_whitespace, sentence_key, split_sentences
 
 MAX_QUOTES = 3
 MATCH_THRESHOLD = 0.5  # share of the question's weighted terms a quoted sentence must carry
+# A further quote must score within this of the best one: a weaker match adds a citation
+# that does not answer the question.
+QUOTE_MARGIN = 0.2
 _COPY_SIMILARITY = 0.8  # another article's sentence this similar is the same sentence (a copy)
 _REPEAT = 0.6  # a match this similar to a quote already taken adds nothing new
 _FOCUS_WEIGHT = 0.15
@@ -56,6 +59,11 @@ _KIND_WEIGHT = 0.2  # a figure for "how many", a name for "who"
 _MAX_QUOTE_CHARS = 400
 _MAX_ECHO_CHARS = 120
 
+_LATEST = re.compile(
+    r"\b(?:latest|newest|most\s+recent|anything\s+new|what['’]?s\s+new|new\s+developments?|"
+    r"updates?)\b",
+    re.IGNORECASE,
+)
 _HOW_MUCH = re.compile(r"\bhow\s+(?:many|much|big|large|long|far|high|old)\b", re.IGNORECASE)
 _WHO = re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)
 # Questions about what has not happened yet ...
@@ -75,8 +83,9 @@ FORWARD = re.compile(
 # A question about the future that asks for a fact ("when will they return?", "how long will
 # the route be?") rather than a yes or no ("will Aske resign?"): a source that states the plan
 # answers it; a prediction needs a source that makes it.
-_WH = re.compile(r"^\W*(?:and\s+|so\s+|but\s+)?(?:when|what|which|who|whom|whose|where|how|why)\b",
-                 re.IGNORECASE)
+_WH = re.compile(
+    r"^\W*(?:and\s+|so\s+|but\s+)?(?:when|what|which|who|whom|whose|where|how|why)\b", re.IGNORECASE
+)
 # Mass mentions: "@everyone", "@here", "@channel" (Slack and Discord) and Slack's
 # "<!channel>", "<!here>", "<!everyone>" (with an optional "|label").
 _MASS_MENTION = re.compile(
@@ -207,15 +216,54 @@ class _Sentence:
     text: str
     profile: Profile
     key: str  # sentence_key(text)
+    weekday: int  # of its article's date (Monday 0), for "on Wednesday"
+    # A sentence whose speaker is "she said" / "he told": the names of the sentence before
+    # it, who the speaker is (matched, and quoted with it for sense).
+    speaker: frozenset[str] = frozenset()
+    before: str = ""
 
 
 def _sentences(corpus: StorySources) -> list[_Sentence]:
     order = {story: n for n, story in enumerate(corpus.offsets)}
-    return [
-        _Sentence(order[corpus.story_of[ref.id]], ref.id, p, text, profile(text), _key(text))
-        for ref in corpus.sources
-        for p, text in enumerate(_quotable_sentences(corpus.articles[ref.id].text))
-    ]
+    found: list[_Sentence] = []
+    for ref in corpus.sources:
+        article = corpus.articles[ref.id]
+        weekday = article.when.weekday()
+        previous: tuple[str, Profile] | None = None
+        for p, text in enumerate(_quotable_sentences(article.text)):
+            shaped = profile(text)
+            speaker: frozenset[str] = frozenset()
+            before = ""
+            if previous is not None and _ATTRIBUTED.search(text):
+                speaker = frozenset(t for entity in previous[1].entities for t in entity)
+                before = previous[0] if speaker else ""
+            found.append(
+                _Sentence(
+                    order[corpus.story_of[ref.id]], ref.id, p, text, shaped, _key(text),
+                    weekday, speaker, before,
+                )
+            )  # fmt: skip
+            previous = (text, shaped)
+    return found
+
+
+# "“...,” she said.", "he told reporters", "they added": a sentence whose speaker is named in
+# the sentence before.
+_ATTRIBUTED = re.compile(
+    r"\b(?:he|she|they)\s+(?:said|says|told|added|warned|argued|insisted|wrote|explained)\b|"
+    r"\b(?:said|says|added|told)\s+(?:he|she|they)\b",
+    re.IGNORECASE,
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ON_DAY = re.compile(r"\b(?:on|by|this|last)\s+(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+def _day_fits(sentence: _Sentence, day: int | None) -> bool:
+    """For "how many ships were waiting on Wednesday?": a sentence of that day's reporting,
+    or one that names the day."""
+    if day is None:
+        return True
+    return sentence.weekday == day or _WEEKDAYS[day] in sentence.text.casefold()
 
 
 @lru_cache(maxsize=65536)
@@ -249,13 +297,16 @@ def match_quotes(
     if forward_only and not all(_carries(vocabulary, t) for t in shape.predicate):
         return []  # "how much will it be fined?" where no source speaks of a fine
     ranked = _rank(question, sentences)
+    on_day = _ON_DAY.search(question)
+    day = _WEEKDAYS.index(on_day.group(1).casefold()) if on_day else None
     wants_figure = bool(_HOW_MUCH.search(question)) or shape.percent
     asked_names = frozenset(t for entity in profile(question).entities for t in entity)
     story_ids = list(corpus.offsets)
     found: list[Found] = []
     taken = SentenceSet()
+    best: float | None = None
     for score, sentence in ranked:
-        if len(found) >= max_quotes:
+        if len(found) >= max_quotes or (best is not None and score < best - QUOTE_MARGIN):
             break
         if keep is not None and sentence.source not in keep:
             continue
@@ -266,12 +317,15 @@ def match_quotes(
             continue  # a plan or a figure answers "how long will it be?"; a prediction, not
         if not shape.fits(sentence, asked_names, prediction=prediction):
             continue
+        if not _day_fits(sentence, day):
+            continue
         if taken.repeats(sentence.text, _REPEAT):
             continue
         taken.add(sentence.text)
+        best = score if best is None else best
         found.append(
             Found(
-                text=quotable(sentence.text),
+                text=quotable(f"{sentence.before} {sentence.text}".strip()),
                 story_id=story_ids[sentence.story],
                 sources=tuple(_carriers(sentence, sentences)),
                 score=round(score, 6),
@@ -368,6 +422,7 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
     wants_figure = bool(_HOW_MUCH.search(question))
     wants_name = bool(_WHO.search(question))
     named = {t for entity in profile(question).entities for t in entity}
+    denied = profile(question).negated
     seen: set[str] = set()
     ranked: list[tuple[float, int, int, int, _Sentence]] = []
     for sentence in sentences:
@@ -375,7 +430,11 @@ def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _S
         if key in seen:
             continue  # a later copy of the same sentence: the earliest source carries it
         seen.add(key)
-        shared = [t for t in weights if _carries(sentence.profile.weights, t)]
+        shared = [
+            t for t in weights if (_carries(sentence.profile.weights, t) or t in sentence.speaker)
+        ]
+        if any(t in sentence.profile.negated and t not in denied for t in shared):
+            continue  # "it did not cover 300 workers" does not say how many the deal covers
         coverage = math.fsum(weights[t] for t in shared) / total
         if not shared or coverage < MATCH_THRESHOLD - 1e-9:
             continue
@@ -403,6 +462,7 @@ _NUMBER_WORD = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9,.'’-]*")
 _COUNT_REACH = 4  # "52 dead fish", "about 1,400 of the port's workers"
+_COUNT_AFTER = 6  # "the number of ships waiting offshore rose to 52"
 # "what share", "what proportion": answered by a percentage or a fraction, not the word.
 _SHARE_HEADS = frozenset({"share", "proportion", "percentage", "fraction", "percent"})
 _SHARE = re.compile(
@@ -441,6 +501,40 @@ _TIME = re.compile(
 )
 
 
+# "how old", "how long", "how far": a figure of the right kind, not any number.
+_UNIT = r"(?:\s*|-)(?:kilomet\w*|km|metres?|meters?|miles?|feet|foot|nautical)"
+_DURATION = r"(?:\s*|-)(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)"
+_MEASURE = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|sixty|hundred|a|an|several)"
+)
+_FIGURE_KINDS = {
+    "old": re.compile(
+        r"\b\d+[- ]years?[- ]old\b|\baged\s+\d+|,\s*\d{1,3},|\b(?:built|installed|opened|"
+        r"founded|dat(?:es|ing)|since|made)\s+(?:in\s+|back\s+to\s+)?(?:1[5-9]|20)\d\d\b|"
+        rf"\b{_MEASURE}{_DURATION}\b",
+        re.IGNORECASE,
+    ),
+    "long": re.compile(rf"\b{_MEASURE}(?:{_UNIT}|{_DURATION})\b|\buntil\b", re.IGNORECASE),
+    "far": re.compile(rf"\b{_MEASURE}{_UNIT}\b", re.IGNORECASE),
+}
+_HOW_KIND = re.compile(r"\bhow\s+(old|long|far)\b", re.IGNORECASE)
+_WHY = re.compile(
+    r"^\W*(?:and\s+|so\s+|but\s+)?(?:why|what\s+(?:caused|led\s+to|is\s+behind))\b", re.IGNORECASE
+)
+# What a sentence giving a reason says: "because", "over", "blamed", "after", "to protest".
+_REASON = re.compile(
+    r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|result\s+of|after|since|"
+    r"over(?!\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|several|many|recent|"
+    r"the\s+(?:past|next|last|weekend|years?|months?|weeks?)))|"
+    r"citing|cited|blam\w*|caus\w*|reasons?|so\s+that|in\s+protest|to\s+protest|"
+    r"in\s+order\s+to|fears?|feared|concerns?|worried|wants?|wanted|demand\w*|"
+    r"accus\w*|said\s+(?:it|that)\s+(?:would|could|had|was)|led\s+to|triggered|"
+    r"sparked|prompt\w*)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What a sentence must carry, beyond the question's words, to answer it:
@@ -453,8 +547,10 @@ class Shape:
       does not say how many fish);
     - ``percent``: for "what share", a percentage or a fraction;
     - ``figure``: for "how many / much / long / big ...", a number (a sentence that names
-      the thing but gives no figure does not say how much);
+      the thing but gives no figure does not say how much); for "how old / long / far", a
+      figure of that kind (an age or a year built, a duration or a length, a distance);
     - ``when``: for "when" / "what time", a time (a day, a date, a clock time, a season);
+    - ``why``: for "why" / "what caused", a sentence that gives a reason (``_REASON``);
     - ``predicate``: for a question about what will happen, its terms that are not names
       ("will Aske *resign*"). A yes-or-no prediction needs a sentence carrying all of them (a
       sentence about Aske that does not say he will resign does not answer it); any question
@@ -470,6 +566,8 @@ class Shape:
     named: bool = False  # a name answers ("which company")
     figure: bool = False
     when: bool = False
+    figure_kind: str | None = None  # "old", "long", "far": the kind of figure asked
+    why: bool = False  # "why": a sentence giving a reason
 
     @classmethod
     def of(cls, question: str, *, speculative: bool) -> Shape:
@@ -502,6 +600,8 @@ class Shape:
             head in _NAMED_HEADS,
             bool(_HOW_MUCH.search(question)),
             bool(_WHEN.search(question)),
+            kind.group(1).casefold() if (kind := _HOW_KIND.search(question)) else None,
+            bool(_WHY.match(question)),
         )
 
     def fits(
@@ -517,8 +617,12 @@ class Shape:
             return bool(_SHARE.search(sentence.text))
         if self.figure and not sentence.profile.numbers:
             return False
+        if self.figure_kind and not _FIGURE_KINDS[self.figure_kind].search(sentence.text):
+            return False  # "how old was the tank?" is not answered by "eight tonnes"
         if self.when and not _TIME.search(sentence.text):
             return False
+        if self.why and not _REASON.search(sentence.text):
+            return False  # "why did they reject it?" is not answered by what it offered
         if self.head is None:
             return True
         words = [w.casefold().strip(".,") for w in _WORD.findall(sentence.text)]
@@ -529,8 +633,15 @@ class Shape:
         heads = [i for i, w in enumerate(words) if _root(w) in self.heads]  # the word itself
         if not heads:  # "how many workers" ~ "3,200 of its members": a figure suffices
             return bool(sentence.profile.numbers)
-        return any(  # but where the thing is named, the figure must count it
-            _NUMBER_WORD.match(w) for i in heads for w in words[max(0, i - _COUNT_REACH) : i]
+        return (
+            any(  # but where the thing is named, the figure must count it
+                _NUMBER_WORD.match(w) for i in heads for w in words[max(0, i - _COUNT_REACH) : i]
+            )
+            or any(  # "the number of ships waiting offshore rose to 52"
+                words[i - 2 : i] == ["number", "of"]
+                and any(_NUMBER_WORD.match(w) for w in words[i + 1 : i + 1 + _COUNT_AFTER])
+                for i in heads
+            )
         )
 
 
@@ -593,11 +704,16 @@ def extractive_answer(
         return refused(question, Refusal.NO_STORY, [], story_id)
     resolved = resolve_question(question, history)
     filters = parse_filters(resolved, corpus.sources, now)
-    if filters.since is None and since is not None and not has_content(filters.query):
-        filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
     new = new_sources(corpus, since)
-    speculative = is_speculative(filters.query)
-    found = find_quotes(filters, corpus, max_quotes=max_quotes, speculative=speculative)
+    if (
+        filters.since is None
+        and since is not None
+        and (not has_content(filters.query) or (new and _LATEST.search(resolved)))
+    ):  # "anything new?", "what's the latest on the strike?": from what came since
+        filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
+    parts = question_parts(filters.query)
+    speculative = all(is_speculative(part) for part in parts)
+    found, unanswered = _answer_parts(filters, parts, corpus, max_quotes)
     if not found:
         reason = Refusal.SPECULATIVE if speculative else Refusal.NOT_IN_SOURCES
         answer = refused(question, reason, corpus.sources, story_id, filters=filters)
@@ -619,7 +735,32 @@ def extractive_answer(
         multi_story=len(corpus.offsets) > 1,
         story_titles={ref.id: titles.get(corpus.story_of[ref.id], "") for ref in corpus.sources},
     )
+    for part in unanswered:
+        note = f"The sources don't say: “{echo(part)}”."
+        answer.notes.append(note)
+        answer.text += f"\n{note}"
     return answer
+
+
+def _answer_parts(
+    filters: Filters, parts: Sequence[str], corpus: StorySources, max_quotes: int
+) -> tuple[list[Found], list[str]]:
+    """The quotes answering each part of the question (``question_parts``), and the parts
+    nothing answers."""
+    if len(parts) == 1:
+        speculative = is_speculative(parts[0])
+        return find_quotes(filters, corpus, max_quotes=max_quotes, speculative=speculative), []
+    found: list[Found] = []
+    unanswered: list[str] = []
+    each = max(1, max_quotes - 1)
+    for part in parts:
+        narrowed = replace(filters, query=part)
+        quotes = find_quotes(narrowed, corpus, max_quotes=each, speculative=is_speculative(part))
+        fresh = [q for q in quotes if all(q.text != f.text for f in found)]
+        if not quotes:
+            unanswered.append(part)
+        found.extend(fresh)
+    return found[: max_quotes + len(parts) - 1], unanswered
 
 
 def new_sources(corpus: StorySources, since: datetime | None) -> list[int]:

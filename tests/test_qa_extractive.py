@@ -404,3 +404,20 @@ def test_a_pronoun_follow_up_takes_the_previous_answers_subject() -> None:
         "How many workers went to hospital? Have they left hospital yet"
     )
     assert resolve_question("What did she say?", []) == "What did she say?"
+
+
+async def test_the_passages_are_built_once_per_version_of_the_stories() -> None:
+    from dataclasses import replace as changed
+
+    from bot.qa.passages import story_passages
+
+    story, articles = port()[0]
+    first = story_passages([(story, articles)])
+    reloaded = [changed(a) for a in articles]  # as the store gives them again: new objects
+    assert story_passages([(story, reloaded)]) is first
+    edited = [changed(articles[0], text=articles[0].text + "\n\nThe talks resume on Friday.")]
+    assert story_passages([(story, edited + articles[1:])]) is not first
+    answer = await ask("When do the talks resume?", stories=[(story, edited + articles[1:])])
+    assert "Friday" in answer.claims[0].text  # the new sentence is indexed, not a stale one
+    before = await ask("When do the talks resume?", stories=[(story, articles)])
+    assert all("resume on Friday" not in c.text for c in before.claims)

@@ -31,11 +31,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
 from bot.domain import Article, SourceRef, Story
 from bot.qa import MAX_QUESTION_CHARS, Answer, Claim, Refusal, Turn
@@ -223,6 +225,63 @@ class _Sentence:
     before: str = ""
 
 
+@dataclass(slots=True)
+class _Index:
+    """The quotable sentences of a ``StorySources``, built once per (cached) corpus:
+    ``distinct`` holds the first of each sentence key; ``postings`` maps each term to the
+    distinct sentences carrying it (``spoken``: by their speaker's name)."""
+
+    sentences: list[_Sentence]
+    distinct: list[_Sentence]
+    postings: dict[str, list[int]]
+    spoken: dict[str, list[int]]
+    vocabulary: frozenset[str]
+    carriers: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+    by_story: dict[int, list[_Sentence]] = field(default_factory=dict)
+
+    def carrying(self, term: str) -> set[int]:
+        """The distinct sentences carrying ``term`` or one of its alternatives."""
+        found: set[int] = set()
+        for form in _forms(term):
+            found.update(self.postings.get(form, ()))
+        return found
+
+
+_indexes: WeakKeyDictionary[StorySources, _Index] = WeakKeyDictionary()
+_indexes_lock = threading.Lock()
+
+
+def _index(corpus: StorySources) -> _Index:
+    with _indexes_lock:
+        found = _indexes.get(corpus)
+    if found is None:
+        found = _build_index(corpus)
+        with _indexes_lock:
+            _indexes[corpus] = found
+    return found
+
+
+def _build_index(corpus: StorySources) -> _Index:
+    sentences = _sentences(corpus)
+    distinct: list[_Sentence] = []
+    seen: set[str] = set()
+    postings: dict[str, list[int]] = {}
+    spoken: dict[str, list[int]] = {}
+    by_story: dict[int, list[_Sentence]] = {}
+    for sentence in sentences:
+        by_story.setdefault(sentence.story, []).append(sentence)
+        if sentence.key in seen:
+            continue  # a later copy of the same sentence: the earliest source carries it
+        seen.add(sentence.key)
+        n = len(distinct)
+        distinct.append(sentence)
+        for term in sentence.profile.weights:
+            postings.setdefault(term, []).append(n)
+        for term in sentence.speaker:
+            spoken.setdefault(term, []).append(n)
+    return _Index(sentences, distinct, postings, spoken, frozenset(postings), by_story=by_story)
+
+
 def _sentences(corpus: StorySources) -> list[_Sentence]:
     order = {story: n for n, story in enumerate(corpus.offsets)}
     found: list[_Sentence] = []
@@ -289,14 +348,14 @@ def match_quotes(
     weighed over every source). ``forward_only`` (a question about the future): only
     sentences that look ahead, or, for a wh-question asking a figure, that give one; a yes-or-no
     prediction needs a forward sentence carrying all of its predicate (``Shape``)."""
-    sentences = _sentences(corpus)
-    vocabulary = _vocabulary(sentences)
+    index = _index(corpus)
+    vocabulary = index.vocabulary
     question = join_compounds(question, vocabulary)
     prediction = forward_only and asks_prediction(question)
     shape = Shape.of(question, speculative=forward_only)
     if forward_only and not all(_carries(vocabulary, t) for t in shape.predicate):
         return []  # "how much will it be fined?" where no source speaks of a fine
-    ranked = _rank(question, sentences)
+    ranked = _rank(question, index)
     on_day = _ON_DAY.search(question)
     day = _WEEKDAYS.index(on_day.group(1).casefold()) if on_day else None
     wants_figure = bool(_HOW_MUCH.search(question)) or shape.percent
@@ -327,7 +386,7 @@ def match_quotes(
             Found(
                 text=quotable(f"{sentence.before} {sentence.text}".strip()),
                 story_id=story_ids[sentence.story],
-                sources=tuple(_carriers(sentence, sentences)),
+                sources=_carriers(sentence, index),
                 score=round(score, 6),
             )
         )
@@ -384,26 +443,16 @@ def join_compounds(question: str, vocabulary: frozenset[str]) -> str:
     return _PAIR.sub(join, question)
 
 
-def _vocabulary(sentences: Sequence[_Sentence]) -> frozenset[str]:
-    return frozenset(t for s in sentences for t in s.profile.weights)
-
-
-def _question_weights(question: str, sentences: Sequence[_Sentence]) -> dict[str, float]:
+def _question_weights(question: str, index: _Index) -> dict[str, float]:
     """The question's terms, each weighted by its kind (names weigh more) and its rarity
     among the distinct sentences (a term none of them uses weighs the most); a term counts
     as used where one of its ``_QUESTION_ALTERNATIVES`` is."""
     asked = {
         t: w for t, w in profile(_HOW_MUCH.sub(" ", question)).weights.items() if t not in FILLER
     }
-    distinct = {s.key: s.profile for s in sentences}
-    count = len(distinct)
-    frequency = dict.fromkeys(asked, 0)
-    for found in distinct.values():
-        for term in asked:
-            if _carries(found.weights, term):
-                frequency[term] += 1
+    count = len(index.distinct)
     return {
-        term: weight * math.log((count + 1) / (frequency[term] + 0.5))
+        term: weight * math.log((count + 1) / (len(index.carrying(term)) + 0.5))
         for term, weight in asked.items()
     }
 
@@ -413,23 +462,24 @@ def has_content(question: str) -> bool:
     return any(t not in FILLER for t in profile(question).weights)
 
 
-def _rank(question: str, sentences: Sequence[_Sentence]) -> list[tuple[float, _Sentence]]:
+def _rank(question: str, index: _Index) -> list[tuple[float, _Sentence]]:
     """The sentences that match the question, best first (each distinct sentence once)."""
-    weights = _question_weights(question, sentences)
+    weights = _question_weights(question, index)
     total = math.fsum(weights.values())
     if total <= 0:
         return []
     wants_figure = bool(_HOW_MUCH.search(question))
     wants_name = bool(_WHO.search(question))
-    named = {t for entity in profile(question).entities for t in entity}
-    denied = profile(question).negated
-    seen: set[str] = set()
+    asked = profile(question)
+    named = {t for entity in asked.entities for t in entity}
+    denied = asked.negated
+    candidates: set[int] = set()
+    for term in weights:  # only a sentence sharing a term can match
+        candidates |= index.carrying(term)
+        candidates.update(index.spoken.get(term, ()))
     ranked: list[tuple[float, int, int, int, _Sentence]] = []
-    for sentence in sentences:
-        key = sentence.key
-        if key in seen:
-            continue  # a later copy of the same sentence: the earliest source carries it
-        seen.add(key)
+    for n in candidates:
+        sentence = index.distinct[n]
         shared = [
             t for t in weights if (_carries(sentence.profile.weights, t) or t in sentence.speaker)
         ]
@@ -654,19 +704,24 @@ def _root(word: str) -> str:
     return word
 
 
-def _carriers(quoted: _Sentence, sentences: Sequence[_Sentence]) -> list[int]:
+def _carriers(quoted: _Sentence, index: _Index) -> tuple[int, ...]:
     """The quoted sentence's source and every other source of its story carrying the same
-    sentence (an exact or near copy), in source order."""
+    sentence (an exact or near copy), in source order (cached in the index)."""
+    cached = index.carriers.get((quoted.source, quoted.position))
+    if cached is not None:
+        return cached
     found = {quoted.source}
-    for other in sentences:
-        if other.story != quoted.story or other.source in found:
+    for other in index.by_story.get(quoted.story, ()):
+        if other.source in found:
             continue
         if other.key == quoted.key or (
             other.profile.weights.keys() & quoted.profile.weights.keys()
             and sentence_similarity(quoted.text, other.text) >= _COPY_SIMILARITY
         ):
             found.add(other.source)
-    return [quoted.source, *sorted(found - {quoted.source})]
+    carriers = (quoted.source, *sorted(found - {quoted.source}))
+    index.carriers[(quoted.source, quoted.position)] = carriers
+    return carriers
 
 
 def _titles(stories: ThreadStories, corpus: StorySources) -> dict[str, str]:

@@ -13,6 +13,8 @@ lines) and sentences addressed to a model (``is_instruction``) never enter a win
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -26,12 +28,12 @@ from bot.summarize.passages import is_instruction
 WINDOW = 2  # sentences per passage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class StorySources:
     """The stories' sources numbered once (``sources``), the article behind each source id
     (``articles``), the story each source belongs to (``story_of``), the first id of each
     story (``offsets``: a story's briefing number plus its offset is its id here) and the
-    passages."""
+    passages. The same stories give the same (cached) object: treat it as read-only."""
 
     sources: list[SourceRef]
     articles: dict[int, Article]
@@ -64,10 +66,66 @@ def windows(sentences: Sequence[str], size: int = WINDOW) -> list[str]:
     return [" ".join(sentences[i : i + size]) for i in range(len(sentences) - size + 1)]
 
 
+_CACHE_SIZE = 16  # the stories of the threads being asked about at once
+_cache: OrderedDict[tuple[object, ...], StorySources] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cache_key(
+    stories: Sequence[tuple[Story, Sequence[Article]]], window: int
+) -> tuple[object, ...]:
+    """What the passages depend on: each story's id and each article's identity and text."""
+    return (
+        window,
+        *(
+            (
+                story.id,
+                *(
+                    (
+                        a.id,
+                        a.url,
+                        a.outlet,
+                        a.copy_of,
+                        a.published_at,
+                        a.fetched_at,
+                        a.title,
+                        a.origins,
+                        a.full_text,
+                        a.text,
+                    )
+                    for a in articles
+                ),
+            )  # fmt: skip
+            for story, articles in stories
+        ),
+    )
+
+
 def story_passages(
     stories: Sequence[tuple[Story, Sequence[Article]]], *, window: int = WINDOW
 ) -> StorySources:
-    """Number the stories' sources once and cut their texts into passages (see the module)."""
+    """Number the stories' sources once and cut their texts into passages (see the module).
+
+    Cached by content: a thread asks many questions of the same stories, reloaded from the
+    store each time, so the numbering, the passages and the matcher's index
+    (``bot.qa.extractive``) are built once per version of the stories."""
+    key = _cache_key(stories, window)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    built = _story_passages(stories, window)
+    with _cache_lock:
+        _cache[key] = built
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return built
+
+
+def _story_passages(
+    stories: Sequence[tuple[Story, Sequence[Article]]], window: int
+) -> StorySources:
     sources: list[SourceRef] = []
     articles: dict[int, Article] = {}
     story_of: dict[int, str] = {}

@@ -134,15 +134,21 @@ class Filters:
         return bool(self.outlets) or self.since is not None or self.sides
 
 
-def _outlet_names(ref: SourceRef) -> list[str]:
-    names = [fold(normalize_whitespace(ref.outlet))] if ref.outlet.strip() else []
-    host = (urlsplit(ref.url).hostname or "").lower().removeprefix("www.")
+def _outlet_names(ref: SourceRef) -> tuple[str, ...]:
+    return _names_of(ref.outlet, ref.url)
+
+
+@lru_cache(maxsize=8192)
+def _names_of(outlet: str, url: str) -> tuple[str, ...]:
+    """How a question may name an outlet: its name, its host, the host's first label."""
+    names = [fold(normalize_whitespace(outlet))] if outlet.strip() else []
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
     if host and "." in host:
         names.append(host)
         label = host.split(".")[0]
         if len(label) >= 4:
             names.append(label)
-    return [n for n in names if n]
+    return tuple(n for n in names if n)
 
 
 def parse_filters(question: str, sources: Sequence[SourceRef], now: datetime) -> Filters:

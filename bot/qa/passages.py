@@ -75,30 +75,14 @@ def _cache_key(
     stories: Sequence[tuple[Story, Sequence[Article]]], window: int
 ) -> tuple[object, ...]:
     """What the passages depend on: each story's id and each article's identity and text."""
+    return (window, *((story.id, *map(_article_key, articles)) for story, articles in stories))
+
+
+def _article_key(a: Article) -> tuple[object, ...]:
     return (
-        window,
-        *(
-            (
-                story.id,
-                *(
-                    (
-                        a.id,
-                        a.url,
-                        a.outlet,
-                        a.copy_of,
-                        a.published_at,
-                        a.fetched_at,
-                        a.title,
-                        a.origins,
-                        a.full_text,
-                        a.text,
-                    )
-                    for a in articles
-                ),
-            )  # fmt: skip
-            for story, articles in stories
-        ),
-    )
+        a.id, a.url, a.outlet, a.copy_of, a.published_at, a.fetched_at, a.title, a.origins,
+        a.full_text, a.text,
+    )  # fmt: skip
 
 
 def story_passages(

@@ -210,7 +210,13 @@ async def test_the_json_has_exactly_the_contract_fields() -> None:
         "verification",
         "refused",
         "reason",
+        "mode",
+        "notes",
+        "new_sources",
     }
+    assert data["mode"] == "extractive"
+    assert data["notes"] == []
+    assert data["new_sources"] == []
     assert data["claims"][0]["sources"] == [1, 2, 3]
     assert data["sources"][1]["copy_of"] == 1
     assert data["refused"] is False

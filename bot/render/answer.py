@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.domain import SourceRef, Verification
+from bot.domain import BriefingMode, SourceRef, Verification
 from bot.render.json import bundled_schema, iso
 from bot.render.text import clean
 
@@ -53,6 +53,15 @@ class RenderableAnswer(Protocol):
 
     @property
     def verification(self) -> Verification | None: ...
+
+    @property
+    def mode(self) -> BriefingMode: ...
+
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+    @property
+    def new_sources(self) -> Sequence[int]: ...
 
 
 def source_json(source: SourceRef) -> dict[str, Any]:
@@ -95,6 +104,9 @@ def answer_to_json(answer: RenderableAnswer) -> dict[str, Any]:
         },
         "refused": answer.refused,
         "reason": None if answer.reason is None else str(answer.reason),
+        "mode": str(answer.mode),
+        "notes": list(answer.notes),
+        "new_sources": list(answer.new_sources),
     }
 
 

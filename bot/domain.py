@@ -385,6 +385,7 @@ class PostedMessage:
     posted_at: datetime
     thread_id: str | None = None
     id: int | None = None
+    topic: str | None = None  # the topic an ``ask`` answer answered (its briefings say it)
 
 
 def content_key(articles: Iterable[tuple[int, str]]) -> str:

@@ -633,9 +633,11 @@ class BriefingService:
         thread_id: str | None,
         briefing_ids: Sequence[int],
         story_ids: Sequence[str],
+        topic: str | None = None,
     ) -> PostedMessage:
         """Remember a delivery posted as ``message_id`` with the briefings it carried (a
-        delivery found on the platform after a crash has only their ids)."""
+        delivery found on the platform after a crash has only their ids); ``topic`` for a
+        post that carries no briefing (an ``ask`` answer)."""
         message = PostedMessage(
             channel=channel,
             message_id=message_id,
@@ -643,6 +645,7 @@ class BriefingService:
             briefing_ids=list(briefing_ids),
             story_ids=list(story_ids),
             posted_at=self.clock(),
+            topic=topic,
         )
         return await asyncio.to_thread(self.store.channels.record_post, message)
 
@@ -776,14 +779,18 @@ class BriefingService:
             # from whichever holds the passage.
             stories = await self._select(chosen, window, self.clock())
         if not stories:
-            return refusal(
+            answer = refusal(
                 text,
                 Refusal.NO_STORY,
                 f"I have no story about {chosen.name} to answer from yet; say brief "
                 f"{chosen.name} for a fresh briefing, then ask again.",
             )
+            answer.topic = chosen.name
+            return answer
         last = post.posted_at if post is not None and latest else None
-        return await self.qa.answer(text, stories, since=last)
+        answer = await self.qa.answer(text, stories, since=last)
+        answer.topic = chosen.name
+        return answer
 
     async def _answer_in_thread(
         self,
@@ -794,10 +801,18 @@ class BriefingService:
         max_age: timedelta | None,
     ) -> Answer:
         posts = await self.posts_in_thread(channel, thread_id)
-        if latest and posts:
-            for name in await self._topics_of(posts):
+        topics = await self._topics_of(posts) if posts else []
+        if latest:
+            for name in topics:
                 await self._gather_topic(await self.resolve_topic(name), (), max_age)
         stories = await self.thread_stories(channel, thread_id)
+        if not stories and topics and latest:
+            # an ``ask`` answer that found no story: the topic may have one now
+            window = parse_duration(self.settings.since)
+            for name in topics:
+                stories.extend(
+                    await self._select(await self.resolve_topic(name), window, self.clock())
+                )
         if not stories:
             return refusal(
                 text,
@@ -833,6 +848,7 @@ class BriefingService:
             thread_id=thread_id,
             briefing_ids=[],
             story_ids=[answer.story_id] if answer.story_id else [],
+            topic=answer.topic,
         )
         turn = Turn(answer.question, answer.text, self.clock(), answer.story_id)
         await asyncio.to_thread(
@@ -863,10 +879,12 @@ class BriefingService:
         )
 
     async def _topics_of(self, posts: Sequence[PostedMessage]) -> list[str]:
-        """The topics of the briefings these posts carried."""
+        """The topics of these posts: of the briefings they carried, and the topic an
+        ``ask`` answer answered (it carries no briefing)."""
         ids = [briefing_id for post in posts for briefing_id in post.briefing_ids]
-        stored = await asyncio.to_thread(self.store.briefings.by_ids, ids)
-        return list(dict.fromkeys(found.topic for found in stored.values()))
+        stored = await asyncio.to_thread(self.store.briefings.by_ids, ids) if ids else {}
+        asked = [post.topic for post in posts if post.topic]
+        return list(dict.fromkeys([*(found.topic for found in stored.values()), *asked]))
 
     async def _stories_by_id(self, story_ids: Sequence[str]) -> list[tuple[Story, list[Article]]]:
         wanted = list(dict.fromkeys(story_ids))

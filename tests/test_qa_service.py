@@ -291,11 +291,42 @@ async def test_whats_the_latest_gathers_the_topic_first_and_marks_since_the_last
 ) -> None:
     await _post_briefing(service, "port-strike", THREAD)
     [post] = await service.posts_in_thread(NEWSROOM, THREAD)
+    await service.save_topic("port-strike", sources=[str(_later_article(tmp_path))])
+
+    await service.answer(NEWSROOM, "What's the latest?", thread_id=THREAD)
+
+    asked = qa.calls[-1]
+    assert asked.since == post.posted_at
+    assert LATER_URL in asked.article_urls
+
+
+async def test_whats_the_latest_in_an_ask_answers_thread_gathers_the_topic_it_answered(
+    service: BriefingService, qa: RecordingQA, tmp_path: Path
+) -> None:
+    answer = await service.answer(NEWSROOM, "Who is Maren Holt?", topic="port-strike")
+    assert answer.topic == "port-strike"
+    posted = await service.record_answer(answer, NEWSROOM, "a1")
+    assert posted.topic == "port-strike"
+    assert posted.briefing_ids == []  # no briefing says which topic: the post does
+    await service.save_topic("port-strike", sources=[str(_later_article(tmp_path))])
+
+    await service.answer(NEWSROOM, "What's the latest?", thread_id="a1")
+
+    asked = qa.calls[-1]
+    assert asked.since == posted.posted_at
+    assert LATER_URL in asked.article_urls  # gathered first, though no briefing was posted
+
+
+LATER_URL = "https://harbourdaily.example/halvern-strike-talks"
+
+
+def _later_article(tmp_path: Path) -> Path:
+    """A feed file with one article on the port strike that arrives later."""
     later = tmp_path / "harbour-daily.jsonl"
     later.write_text(
         json.dumps(
             {
-                "url": "https://harbourdaily.example/halvern-strike-talks",
+                "url": LATER_URL,
                 "title": "Halvern dockworkers strike: talks to resume at Eastquay",
                 "text": (
                     "HALVERN — The Halvern Dockworkers' Union and the port authority will "
@@ -311,13 +342,7 @@ async def test_whats_the_latest_gathers_the_topic_first_and_marks_since_the_last
         + "\n",
         encoding="utf-8",
     )
-    await service.save_topic("port-strike", sources=[str(later)])
-
-    await service.answer(NEWSROOM, "What's the latest?", thread_id=THREAD)
-
-    asked = qa.calls[-1]
-    assert asked.since == post.posted_at
-    assert "https://harbourdaily.example/halvern-strike-talks" in asked.article_urls
+    return later
 
 
 async def test_a_plain_question_neither_gathers_nor_marks_new_sources(

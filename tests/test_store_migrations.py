@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,21 +164,48 @@ def test_revision_0006_adds_deliveries_source_health_and_subscription_settings(
     assert "updates" not in {c["name"] for c in inspect(engine).get_columns("subscriptions")}
 
 
-def test_the_head_revision_0007_adds_the_threads_question_and_answer_turns(
+def test_revision_0007_adds_the_threads_question_and_answer_turns(
     engine: Engine,
 ) -> None:
     upgrade(engine, "0006")
     before = table_names(engine)
 
-    upgrade(engine)
+    upgrade(engine, "0007")
 
-    assert head_revision() == "0007"
     assert current_revision(engine) == "0007"
     assert table_names(engine) - before == {"qa_turns"}
     columns = {column["name"] for column in inspect(engine).get_columns("qa_turns")}
     assert {"channel_id", "thread_id", "question", "answer", "story_id", "refused"} <= columns
     downgrade(engine, "0006")
     assert table_names(engine) == before
+
+
+def test_the_head_revision_0008_keeps_the_posts_and_adds_their_topic(engine: Engine) -> None:
+    upgrade(engine, "0007")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO channels (id, platform, external_id, name, workspace) "
+            "VALUES (1, 'slack', 'C1', 'news', 'T1')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO posted_messages (channel_id, message_id, thread_id, briefing_ids, "
+            "story_ids, posted_at) VALUES (1, '1.0001', NULL, '[3]', '[\"s-1\"]', "
+            "'2026-12-01 08:00:00')"
+        )
+
+    upgrade(engine)
+
+    assert head_revision() == "0008"
+    assert current_revision(engine) == "0008"
+    with engine.connect() as connection:
+        kept = connection.exec_driver_sql(
+            "SELECT message_id, story_ids, topic FROM posted_messages"
+        ).all()
+    [(message_id, story_ids, topic)] = kept
+    assert (message_id, topic) == ("1.0001", None)
+    assert (json.loads(story_ids) if isinstance(story_ids, str) else story_ids) == ["s-1"]
+    downgrade(engine, "0007")
+    assert "topic" not in {c["name"] for c in inspect(engine).get_columns("posted_messages")}
 
 
 def test_migrations_ship_inside_the_package_with_one_head() -> None:

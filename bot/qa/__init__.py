@@ -77,6 +77,7 @@ class Answer:
     new_sources: list[int] = field(default_factory=list)
     usage: TokenUsage | None = None
     notes: list[str] = field(default_factory=list)  # e.g. "Written without the model: ..."
+    topic: str | None = None  # the topic asked about (``ask TOPIC``), kept with its post
 
 
 @dataclass(frozen=True, slots=True)

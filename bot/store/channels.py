@@ -171,6 +171,7 @@ def record_post(session: Session, message: PostedMessage) -> PostedMessageRow:
             briefing_ids=list(message.briefing_ids),
             story_ids=list(message.story_ids),
             posted_at=message.posted_at,
+            topic=message.topic,
         )
         session.add(row)
         session.flush()
@@ -196,6 +197,7 @@ def _posted(row: PostedMessageRow) -> PostedMessage:
         story_ids=[str(s) for s in row.story_ids],
         posted_at=row.posted_at,
         id=row.id,
+        topic=row.topic,
     )
 
 

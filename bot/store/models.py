@@ -303,6 +303,7 @@ class PostedMessageRow(Base):
     briefing_ids: Mapped[list[int]] = mapped_column(JSON)
     story_ids: Mapped[list[str]] = mapped_column(JSON)
     posted_at: Mapped[datetime] = mapped_column(index=True)
+    topic: Mapped[str | None]  # what an ``ask TOPIC`` answer answered (no briefing says)
 
     channel: Mapped[ChannelRow] = relationship(lazy="joined", innerjoin=True)
 

@@ -427,3 +427,13 @@ async def test_the_passages_are_built_once_per_version_of_the_stories() -> None:
     assert "Friday" in answer.claims[0].text  # the new sentence is indexed, not a stale one
     before = await ask("When do the talks resume?", stories=[(story, articles)])
     assert all("resume on Friday" not in c.text for c in before.claims)
+
+
+async def test_who_is_answered_by_the_sentence_that_names_someone() -> None:
+    stories = _one_story(  # "Port of Brask" is no new name for a question about Brask
+        "The Port of Brask appointed a former judge on Monday to lead the inquiry.\n\n"
+        "Mayor Ana Ruiz said Piet Dorn, a retired judge, had been appointed to lead the Brask "
+        "inquiry."
+    )
+    answer = await ask("Who was appointed to lead the Brask inquiry?", stories=stories)
+    assert "Piet Dorn" in answer.claims[0].text

@@ -462,6 +462,17 @@ def has_content(question: str) -> bool:
     return any(t not in FILLER for t in profile(question).weights)
 
 
+_DATE_TERMS = frozenset(
+    t
+    for t in (
+        canonical(w)
+        for w in "monday tuesday wednesday thursday friday saturday sunday january february "
+        "march april may june july august september october november december".split()
+    )
+    if t
+)
+
+
 def _rank(question: str, index: _Index) -> list[tuple[float, _Sentence]]:
     """The sentences that match the question, best first (each distinct sentence once)."""
     weights = _question_weights(question, index)
@@ -492,8 +503,14 @@ def _rank(question: str, index: _Index) -> list[tuple[float, _Sentence]]:
         score = coverage + _FOCUS_WEIGHT * focus
         if wants_figure and sentence.profile.numbers:
             score += _KIND_WEIGHT
-        if wants_name and any(set(e) - named for e in sentence.profile.entities):
+        names_someone = any(  # a name the question has no part of ("Port of Halvern" is
+            not set(e) & named and not set(e) <= _DATE_TERMS  # not new for "Halvern"; nor
+            for e in sentence.profile.entities  # is "Monday" a name)
+        ) or bool(sentence.speaker - named)
+        if wants_name and names_someone:
             score += _KIND_WEIGHT  # names someone the question does not
+        elif wants_name:
+            score -= _KIND_WEIGHT  # "who?" asks a name: "a former judge" only if none names
         rank = (-round(score, 9), sentence.story, sentence.source, sentence.position)
         ranked.append((*rank, sentence))
     ranked.sort(key=lambda item: item[:4])

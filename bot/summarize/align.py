@@ -95,6 +95,7 @@ warn warned warns warning
 _PHRASES = [
     (re.compile(r"\bwalk(?:ed|s|ing)?\s+(?:off\s+the\s+job|out)\b"), "strike"),
     (re.compile(r"\bindustrial\s+action\b"), "strike"),
+    (re.compile(r"\b(?:stop(?:ped|s|ping)?|down(?:ed|s|ing)?)\s+(?:work|tools)\b"), "strike"),
     (
         re.compile(
             r"\b(?:ground|grinds|grinding|came|comes|coming|come)\s+to\s+a\s+(?:halt|standstill)\b"

@@ -47,7 +47,7 @@ answerer (``bot.chat.followup.answer_in_thread``) behind the ``QAEngine`` call; 
 
     python -m bench.qa_eval [--engine auto|followup|qa] [--llm] [--format text|json]
                             [--check] [--latency-questions 220] [--skip-latency]
-                            [--items dev|held-out|PATH] [--verbose]
+                            [--items dev|held-out|PATH] [--sample N] [--verbose]
 
 ``--check`` exits 1 when refusal recall < 1.0 or citation precision < 0.95.
 """
@@ -603,6 +603,20 @@ def check(summary: dict[str, Any]) -> list[str]:
     return failures
 
 
+def sample(items: Sequence[Item], count: int) -> list[Item]:
+    """``count`` items, one of each kind in turn (each kind in file order), in file order."""
+    by_kind: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_kind[item.kind].append(item)
+    queues = [by_kind[kind] for kind in KINDS if by_kind.get(kind)]
+    chosen: set[str] = set()
+    while len(chosen) < min(count, len(items)):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.add(queue.pop(0).id)
+    return [item for item in items if item.id in chosen]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("auto", "followup", "qa"), default="auto")
@@ -614,6 +628,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="every item's outcome")
     parser.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        help="only N items, taken from each kind in turn (file order): for a slow model",
+    )
+    parser.add_argument(
         "--items",
         default="dev",
         help="dev (tests/fixtures/qa_eval.json), held-out (tests/fixtures/qa_heldout.json), "
@@ -623,7 +643,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = {"dev": FIXTURE, "held-out": HELD_OUT}.get(args.items, Path(args.items))
     built = build_engine(args.engine, args.llm, now=FIXTURE_NOW)
     try:
-        outcomes = evaluate(built.engine, load_items(path))
+        chosen = load_items(path)
+        if args.sample:
+            chosen = sample(chosen, args.sample)
+        outcomes = evaluate(built.engine, chosen)
         timing = None
         if not args.skip_latency and not args.llm:
             timing = latency(built.engine, args.latency_articles, args.latency_questions)

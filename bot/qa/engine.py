@@ -54,13 +54,12 @@ from bot.qa.extractive import (
     defuse_mentions,
     extractive_answer,
     find_quotes,
-    has_content,
     is_speculative,
-    new_sources,
+    question_filters,
     refused,
 )
 from bot.qa.passages import StorySources, story_passages
-from bot.qa.retrieve import DEFAULT_K, Filters, Retriever, parse_filters, rank
+from bot.qa.retrieve import DEFAULT_K, Filters, Retriever, rank
 from bot.summarize.budget import Reservation, TokenBudget
 from bot.summarize.extractive import clean_title
 from bot.summarize.llm import FALLBACK_PREFIX, clean_model_text
@@ -191,10 +190,7 @@ class LLMQA:
         if not corpus.sources:
             return refused(question, Refusal.NO_STORY, [], story_id)
         resolved = resolve_question(question, history)
-        filters = parse_filters(resolved, corpus.sources, now)
-        if filters.since is None and since is not None and not has_content(filters.query):
-            filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
-        new = new_sources(corpus, since)
+        filters, new = question_filters(resolved, corpus, now, since)
         speculative = is_speculative(filters.query)
         if speculative and not find_quotes(filters, corpus, speculative=True):
             return self._refused(question, Refusal.SPECULATIVE, corpus, story_id, filters, new)

@@ -775,14 +775,7 @@ def extractive_answer(
     if not corpus.sources:
         return refused(question, Refusal.NO_STORY, [], story_id)
     resolved = resolve_question(question, history)
-    filters = parse_filters(resolved, corpus.sources, now)
-    new = new_sources(corpus, since)
-    if (
-        filters.since is None
-        and since is not None
-        and (not has_content(filters.query) or (new and _LATEST.search(resolved)))
-    ):  # "anything new?", "what's the latest on the strike?": from what came since
-        filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
+    filters, new = question_filters(resolved, corpus, now, since)
     parts = question_parts(filters.query)
     speculative = all(is_speculative(part) for part in parts)
     found, unanswered = _answer_parts(filters, parts, corpus, max_quotes)
@@ -833,6 +826,23 @@ def _answer_parts(
             unanswered.append(part)
         found.extend(fresh)
     return found[: max_quotes + len(parts) - 1], unanswered
+
+
+def question_filters(
+    resolved: str, corpus: StorySources, now: datetime, since: datetime | None
+) -> tuple[Filters, list[int]]:
+    """The (resolved) question's filters, and the sources new since ``since``. With
+    ``since`` (the thread's last briefing), a question of only "anything new?" or one asking
+    for the latest ("what's the latest on the strike?") is answered from what came since."""
+    filters = parse_filters(resolved, corpus.sources, now)
+    new = new_sources(corpus, since)
+    if (
+        filters.since is None
+        and since is not None
+        and (not has_content(filters.query) or (new and _LATEST.search(resolved)))
+    ):
+        filters = Filters(filters.query, filters.outlets, since, filters.sides, filters.spans)
+    return filters, new
 
 
 def new_sources(corpus: StorySources, since: datetime | None) -> list[int]:

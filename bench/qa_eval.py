@@ -603,6 +603,15 @@ def check(summary: dict[str, Any]) -> list[str]:
     return failures
 
 
+async def _run_then_close(
+    built: Engine, items: Sequence[Item], stories: Sequence[StoryArticles]
+) -> list[Outcome]:
+    try:
+        return await run_items(built.engine, items, stories)
+    finally:
+        await built.aclose()
+
+
 def sample(items: Sequence[Item], count: int) -> list[Item]:
     """``count`` items, one of each kind in turn (each kind in file order), in file order."""
     by_kind: dict[str, list[Item]] = defaultdict(list)
@@ -641,17 +650,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     path = {"dev": FIXTURE, "held-out": HELD_OUT}.get(args.items, Path(args.items))
+    chosen = load_items(path)
+    if args.sample:
+        chosen = sample(chosen, args.sample)
+    with tempfile.TemporaryDirectory() as tmp:
+        stories = fixture_stories(Path(tmp))
     built = build_engine(args.engine, args.llm, now=FIXTURE_NOW)
-    try:
-        chosen = load_items(path)
-        if args.sample:
-            chosen = sample(chosen, args.sample)
-        outcomes = evaluate(built.engine, chosen)
-        timing = None
-        if not args.skip_latency and not args.llm:
-            timing = latency(built.engine, args.latency_articles, args.latency_questions)
-    finally:
-        asyncio.run(built.aclose())
+    # one event loop for every model call and the client's close (its connections belong
+    # to the loop that opened them)
+    outcomes = asyncio.run(_run_then_close(built, chosen, stories))
+    timing = None
+    if not args.skip_latency and not args.llm:
+        timing = latency(built.engine, args.latency_articles, args.latency_questions)
     summary = summarize(outcomes)
     if args.format == "json":
         report = {"engine": built.name, **summary, "latency": timing}

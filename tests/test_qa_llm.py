@@ -237,3 +237,34 @@ async def test_a_side_question_puts_several_outlets_in_front_of_the_model(
     assert len(outlets) >= 3
     assert 'outlet="Valley Post"' in user
     assert 'outlet="Harbor Times"' in user
+
+
+ANCHORED = "At least 14 ships were anchored outside the harbour on Monday afternoon."
+
+
+async def test_a_true_claim_that_does_not_answer_the_question_is_the_honest_refusal(
+    client: LLMClient, openai_server: FakeOpenAI
+) -> None:
+    # a small model answering an absent question with something its source does say
+    openai_server.script(reply([(ANCHORED, [5])]))
+    answer = await ask(client, "What is the population of Halvern?")
+    assert answer.refused
+    assert answer.reason is Refusal.NOT_IN_SOURCES
+    assert answer.verification is not None
+    assert answer.verification.dropped == []  # supported by its source: not the verifier's
+    assert "14 ships" not in answer.text
+
+
+async def test_an_off_topic_claim_is_left_out_with_a_note_and_the_answer_kept(
+    client: LLMClient, openai_server: FakeOpenAI
+) -> None:
+    aside = "Transport minister Ilse Varga urged both sides to return to talks."
+    openai_server.script(reply([(ANCHORED, [5]), (aside, [5])]))
+    answer = await ask(client, "How many ships were anchored outside the harbour?")
+    assert not answer.refused
+    assert [c.text for c in answer.claims] == [ANCHORED]
+    assert answer.notes == [
+        "1 of the model's statements were left out: true to the sources, but not an answer "
+        "to the question."
+    ]
+    assert "Varga" not in answer.text

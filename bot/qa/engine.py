@@ -14,7 +14,9 @@ write the answer from retrieved passages only:
 4. every claim is cleaned (every link, citation markers and mass mentions removed: the
    sources are listed with their own URLs) and its citations checked by the briefings'
    ``CitationVerifier``: unsupported citations removed, missing ones added, unsupported
-   claims dropped;
+   claims dropped; then a supported claim that does not answer the question (shares none of
+   its content words, or gives no figure for "how many", no time for "when", no reason for
+   "why": ``bot.qa.extractive.answers``) is dropped too (a true sentence is no answer);
 5. only the verified claims are posted, in our own format (the model's free "answer" text
    is never posted, so neither the question nor an article can change the format or slip in
    a link); no claim left, or "not_in_sources" -> the honest refusal.
@@ -51,6 +53,7 @@ from bot.qa import Answer, Claim, Passage, QAEngine, Refusal, Turn
 from bot.qa.context import check_question, resolve_question
 from bot.qa.extractive import (
     answer_text,
+    answers,
     defuse_mentions,
     extractive_answer,
     find_quotes,
@@ -270,7 +273,15 @@ class LLMQA:
             answer.verification = verified.verification
             answer.usage = usage
             return answer
-        claims = [Claim(point.text, list(point.sources)) for point in verified.key_points]
+        relevant = [p for p in verified.key_points if answers(p.text, filters.query)]
+        off_topic = len(verified.key_points) - len(relevant)
+        if not relevant:
+            log.warning("no verified claim of the model's answer answers the question")
+            answer = self._refused(question, Refusal.NOT_IN_SOURCES, corpus, story_id, filters, new)
+            answer.verification = verified.verification
+            answer.usage = usage
+            return answer
+        claims = [Claim(point.text, list(point.sources)) for point in relevant]
         first = corpus.story_of[claims[0].sources[0]] if claims[0].sources else story_id
         answer = Answer(
             question=question,
@@ -288,6 +299,11 @@ class LLMQA:
             answer.notes.append(
                 f"{len(verified.verification.dropped)} of the model's statements were left "
                 "out: no source supports them."
+            )
+        if off_topic:
+            answer.notes.append(
+                f"{off_topic} of the model's statements were left out: true to the sources, "
+                "but not an answer to the question."
             )
         answer.text = answer_text(answer, multi_story=len(corpus.offsets) > 1, quoted=False)
         return answer

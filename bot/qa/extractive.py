@@ -671,6 +671,22 @@ class Shape:
             bool(_WHY.match(question)),
         )
 
+    def kind_fits(self, text: str, shaped: Profile | None = None) -> bool:
+        """Whether ``text`` gives the kind of answer asked: a percentage for "what share",
+        a figure (of the asked kind) for "how many / old / long", a time for "when", a reason
+        for "why". (What ``fits`` asks of a quoted sentence, and ``answers`` of a model's
+        claim.)"""
+        shaped = shaped if shaped is not None else profile(text)
+        if self.percent:
+            return bool(_SHARE.search(text))
+        if self.figure and not shaped.numbers:
+            return False
+        if self.figure_kind and not _FIGURE_KINDS[self.figure_kind].search(text):
+            return False  # "how old was the tank?" is not answered by "eight tonnes"
+        if self.when and not _TIME.search(text):
+            return False
+        return not (self.why and not _REASON.search(text))  # "why" needs a reason
+
     def fits(
         self,
         sentence: _Sentence,
@@ -680,16 +696,10 @@ class Shape:
     ) -> bool:
         if prediction and not all(_carries(sentence.profile.weights, t) for t in self.predicate):
             return False
+        if not self.kind_fits(sentence.text, sentence.profile):
+            return False
         if self.percent:
-            return bool(_SHARE.search(sentence.text))
-        if self.figure and not sentence.profile.numbers:
-            return False
-        if self.figure_kind and not _FIGURE_KINDS[self.figure_kind].search(sentence.text):
-            return False  # "how old was the tank?" is not answered by "eight tonnes"
-        if self.when and not _TIME.search(sentence.text):
-            return False
-        if self.why and not _REASON.search(sentence.text):
-            return False  # "why did they reject it?" is not answered by what it offered
+            return True
         if self.head is None:
             return True
         words = [w.casefold().strip(".,") for w in _WORD.findall(sentence.text)]
@@ -710,6 +720,22 @@ class Shape:
                 for i in heads
             )
         )
+
+
+def answers(claim: str, question: str) -> bool:
+    """Whether a model's (already verified) claim answers the question rather than merely
+    being true: it shares one of the question's content words (or, for a question of only
+    names, one of its names) and gives the kind of answer asked (``Shape.kind_fits``). "What
+    is the population of Brannock?" is not answered by "the ship is stuck outside Brannock",
+    however well a source supports that."""
+    asked = profile(_HOW_MUCH.sub(" ", question))
+    names = {t for entity in asked.entities for t in entity}
+    content = [t for t in asked.weights if t not in FILLER and t not in names]
+    said = profile(claim)
+    wanted = content or sorted(names)
+    if wanted and not any(_carries(said.weights, t) for t in wanted):
+        return False
+    return Shape.of(question, speculative=False).kind_fits(claim, said)
 
 
 def _root(word: str) -> str:

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     structured_output: Literal["auto", "json_schema", "json_object"] = Field(
         default="auto", alias="BRIEFBOT_STRUCTURED_OUTPUT"
     )
+    # Unset: not sent (the server's default; OpenAI's reasoning models accept no other).
+    llm_temperature: float | None = Field(
+        default=None, ge=0, le=2, alias="BRIEFBOT_LLM_TEMPERATURE"
+    )
     prompt_token_budget: int = Field(
         default=6000, ge=500, le=1_000_000, alias="BRIEFBOT_PROMPT_TOKEN_BUDGET"
     )
@@ -342,6 +346,8 @@ _FIXES: dict[str, str] = {
     "BRIEFBOT_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "BRIEFBOT_MODE": "auto (LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set), llm or extractive",
     "BRIEFBOT_LLM_TIMEOUT": "a number of seconds greater than 0 and at most 3600, e.g. 60",
+    "BRIEFBOT_LLM_TEMPERATURE": "a number from 0 to 2, e.g. 0 for repeatable answers, or "
+    "leave it unset for the server's default",
     "BRIEFBOT_LLM_CONNECT_TIMEOUT": "a number of seconds greater than 0 and at most 300, e.g. 5",
     "BRIEFBOT_LLM_MAX_RETRIES": "a whole number from 0 to 10",
     "BRIEFBOT_STRUCTURED_OUTPUT": "auto, json_schema or json_object",

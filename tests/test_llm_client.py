@@ -159,6 +159,17 @@ async def test_valid_reply_is_returned_parsed_with_the_servers_usage(
     assert BriefingOutput.model_validate(result.data).key_points[1].sources == [1, 4]
 
 
+async def test_a_configured_temperature_is_sent_with_every_request(
+    openai_server: FakeOpenAI,
+) -> None:
+    openai_server.script(json.dumps(BRIEFING))
+    async with make_client(openai_server, llm_temperature=0.0) as client:
+        await brief(client)
+
+    [body] = openai_server.bodies
+    assert body["temperature"] == 0.0
+
+
 async def test_request_asks_for_strict_json_schema_with_the_configured_model_and_limit(
     openai_server: FakeOpenAI,
 ) -> None:
@@ -177,6 +188,7 @@ async def test_request_asks_for_strict_json_schema_with_the_configured_model_and
     assert body["max_tokens"] == 900
     assert "max_completion_tokens" not in body
     assert "stream" not in body
+    assert "temperature" not in body  # unset: the server's default
     # Our timeout, not the SDK's ten-minute default, and no SDK-side retries.
     [request] = openai_server.requests
     assert _header(request.headers, "x-stainless-read-timeout") == "5.0"

@@ -253,6 +253,9 @@ class LLMClient:
                 stream_options={"include_usage": True},
                 max_completion_tokens=limit if self._official else omit,
                 max_tokens=omit if self._official else limit,
+                temperature=omit
+                if self.settings.llm_temperature is None
+                else self.settings.llm_temperature,
             )
 
         stream = await self._with_retries(lambda: self._call(open_stream))
@@ -384,6 +387,9 @@ class LLMClient:
             response_format=response_format,
             max_completion_tokens=max_tokens if self._official else omit,
             max_tokens=omit if self._official else max_tokens,
+            temperature=omit
+            if self.settings.llm_temperature is None
+            else self.settings.llm_temperature,
         )
         if not isinstance(reply, ChatCompletion):  # e.g. an HTML page at a wrong base URL
             raise LLMInvalidOutput(

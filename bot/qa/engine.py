@@ -63,7 +63,7 @@ from bot.qa.extractive import (
 )
 from bot.qa.passages import StorySources, story_passages
 from bot.qa.retrieve import DEFAULT_K, Filters, Retriever, rank
-from bot.summarize.budget import Reservation, TokenBudget
+from bot.summarize.budget import Reservation, TokenBudget, settle_call
 from bot.summarize.extractive import clean_title
 from bot.summarize.llm import FALLBACK_PREFIX, clean_model_text
 from bot.summarize.passages import defused
@@ -325,11 +325,7 @@ class LLMQA:
     def _spend(
         self, usage: Usage | None, model: str | None, reservation: Reservation | None
     ) -> TokenUsage:
-        if self.budget is not None and reservation is not None:
-            self.budget.settle(reservation, usage.total_tokens if usage is not None else 0)
-        if usage is None:
-            return TokenUsage(0, 0, 0.0)
-        return self.model.token_usage(usage, model)
+        return settle_call(self.model, self.budget, reservation, usage, model)
 
     async def _fall_back(
         self,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.domain import BriefingMode, SourceRef, Verification
-from bot.render.json import bundled_schema, iso
+from bot.render.json import bundled_schema, source_json
 from bot.render.text import clean
 
 SCHEMA_FILE = "answer.schema.json"
@@ -62,20 +62,6 @@ class RenderableAnswer(Protocol):
 
     @property
     def new_sources(self) -> Sequence[int]: ...
-
-
-def source_json(source: SourceRef) -> dict[str, Any]:
-    """One source as the briefing contract lists it (``$defs/source`` of the schema)."""
-    return {
-        "id": source.id,
-        "outlet": source.outlet,
-        "title": source.title,
-        "url": source.url,
-        "published_at": iso(source.published_at) if source.published_at else None,
-        "full_text": source.full_text,
-        "origins": list(source.origins),
-        "copy_of": source.copy_of,
-    }
 
 
 def answer_to_text(answer: RenderableAnswer) -> str:

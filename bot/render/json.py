@@ -33,7 +33,8 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _source(source: SourceRef) -> dict[str, Any]:
+def source_json(source: SourceRef) -> dict[str, Any]:
+    """One source as the briefing contract lists it (``$defs/source`` of the schema)."""
     return {
         "id": source.id,
         "outlet": source.outlet,
@@ -56,7 +57,7 @@ def _story(story: StoryBriefing) -> dict[str, Any]:
             {"text": point.text, "sources": sorted(set(point.sources))}
             for point in story.key_points
         ],
-        "sources": [_source(source) for source in story.sources],
+        "sources": [source_json(source) for source in story.sources],
         "coverage": {
             "articles": story.coverage.articles,
             "outlets": story.coverage.outlets,

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Channel, Platform, day_start, utcnow
-from bot.summarize.ports import SpendLedger
+from bot.domain import Channel, Platform, TokenUsage, day_start, utcnow
+from bot.summarize.ports import ChatModel, SpendLedger, Usage
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,22 @@ class TokenBudget:
                     f"{self.per_channel:,} tokens, BRIEFBOT_CHANNEL_DAILY_TOKEN_BUDGET)"
                 )
         return None
+
+
+def settle_call(
+    model: ChatModel,
+    budget: TokenBudget | None,
+    reservation: Reservation | None,
+    usage: Usage | None,
+    model_name: str | None,
+) -> TokenUsage:
+    """A model call is over (answered or failed): settle its reservation against the budget
+    with what the server reported, and return that usage priced (nothing reported: zero)."""
+    if budget is not None and reservation is not None:
+        budget.settle(reservation, usage.total_tokens if usage is not None else 0)
+    if usage is None:
+        return TokenUsage(0, 0, 0.0)
+    return model.token_usage(usage, model_name)
 
 
 def _key(channel: Channel) -> tuple[str, str]:

@@ -58,7 +58,7 @@ from bot.domain import (
 from bot.errors import LLMError, PromptError, SummarizerError
 from bot.summarize.align import source_sentences, terms
 from bot.summarize.briefers import ExtractiveBriefer
-from bot.summarize.budget import Reservation, TokenBudget
+from bot.summarize.budget import Reservation, TokenBudget, settle_call
 from bot.summarize.coverage import coverage
 from bot.summarize.extractive import clean_title, number_sources
 from bot.summarize.passages import PromptSources, defused, select_passages
@@ -338,11 +338,7 @@ class LLMBriefer:
     def _spend(
         self, usage: Usage | None, model: str | None, reservation: Reservation | None
     ) -> TokenUsage:
-        if self.budget is not None and reservation is not None:
-            self.budget.settle(reservation, usage.total_tokens if usage is not None else 0)
-        if usage is None:
-            return TokenUsage(0, 0, 0.0)
-        return self.model.token_usage(usage, model)
+        return settle_call(self.model, self.budget, reservation, usage, model)
 
     def _fall_back(
         self,

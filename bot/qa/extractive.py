@@ -32,7 +32,7 @@ import asyncio
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -473,6 +473,16 @@ _DATE_TERMS = frozenset(
 )
 
 
+def _names_someone_new(sentence: _Sentence, named: Collection[str]) -> bool:
+    """Does the sentence (or its speaker) name someone the question does not? A name sharing
+    a term with the question ("Port of Halvern" for "Halvern") is not new, nor is a date
+    ("Monday")."""
+    return any(
+        not set(entity) & set(named) and not set(entity) <= _DATE_TERMS
+        for entity in sentence.profile.entities
+    ) or bool(sentence.speaker - set(named))
+
+
 def _rank(question: str, index: _Index) -> list[tuple[float, _Sentence]]:
     """The sentences that match the question, best first (each distinct sentence once)."""
     weights = _question_weights(question, index)
@@ -503,11 +513,7 @@ def _rank(question: str, index: _Index) -> list[tuple[float, _Sentence]]:
         score = coverage + _FOCUS_WEIGHT * focus
         if wants_figure and sentence.profile.numbers:
             score += _KIND_WEIGHT
-        names_someone = any(  # a name the question has no part of ("Port of Halvern" is
-            not set(e) & named and not set(e) <= _DATE_TERMS  # not new for "Halvern"; nor
-            for e in sentence.profile.entities  # is "Monday" a name)
-        ) or bool(sentence.speaker - named)
-        if wants_name and names_someone:
+        if wants_name and _names_someone_new(sentence, named):
             score += _KIND_WEIGHT  # names someone the question does not
         elif wants_name:
             score -= _KIND_WEIGHT  # "who?" asks a name: "a former judge" only if none names
@@ -706,7 +712,7 @@ class Shape:
         if not self.counted:  # "which trains": a sentence naming no train does not say
             if any(h in w for h in self.heads for w in words):
                 return True
-            return self.named and any(set(e) - asked_names for e in sentence.profile.entities)
+            return self.named and _names_someone_new(sentence, asked_names)
         heads = [i for i, w in enumerate(words) if _root(w) in self.heads]  # the word itself
         if not heads:  # "how many workers" ~ "3,200 of its members": a figure suffices
             return bool(sentence.profile.numbers)
